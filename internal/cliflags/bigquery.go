@@ -1,0 +1,50 @@
+package cliflags
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"os"
+
+	"cloud.google.com/go/bigquery"
+	"github.com/railyard-dev/railyard/internal/gcpclient"
+	"github.com/railyard-dev/railyard/schemas/catalog"
+)
+
+// BigQuery selects a BigQuery project, endpoint and environment prefix.
+type BigQuery struct {
+	Project       string
+	Endpoint      string
+	DatasetPrefix string
+}
+
+// Register adds --bq_project, --bq_endpoint and --dataset_prefix to fs.
+func (b *BigQuery) Register(fs *flag.FlagSet) {
+	fs.StringVar(&b.Project, "bq_project", os.Getenv("RAILYARD_BQ_PROJECT"),
+		"Google Cloud project that holds railyard's BigQuery datasets (env RAILYARD_BQ_PROJECT)")
+	fs.StringVar(&b.Endpoint, "bq_endpoint", os.Getenv("RAILYARD_BQ_ENDPOINT"),
+		"BigQuery API endpoint, e.g. http://127.0.0.1:9050 for the emulator; empty means Google's (env RAILYARD_BQ_ENDPOINT)")
+	fs.StringVar(&b.DatasetPrefix, "dataset_prefix", os.Getenv("RAILYARD_DATASET_PREFIX"),
+		"prefix of every dataset name, e.g. dev_ for dev_batch, dev_ops, … (env RAILYARD_DATASET_PREFIX)")
+}
+
+// Validate reports missing settings.
+func (b BigQuery) Validate() error {
+	if b.Project == "" {
+		return errors.New("--bq_project is required (or set RAILYARD_BQ_PROJECT)")
+	}
+	return nil
+}
+
+// Catalog is railyard's catalog with the configured dataset prefix.
+func (b BigQuery) Catalog() catalog.Catalog {
+	return catalog.Default().WithPrefix(b.DatasetPrefix)
+}
+
+// Client opens a BigQuery client for the configured project and endpoint.
+func (b BigQuery) Client(ctx context.Context) (*bigquery.Client, error) {
+	if err := b.Validate(); err != nil {
+		return nil, err
+	}
+	return gcpclient.Config{Project: b.Project, BigQueryEndpoint: b.Endpoint}.BigQuery(ctx)
+}

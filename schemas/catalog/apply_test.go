@@ -1,0 +1,246 @@
+package catalog_test
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/bigquery"
+	"github.com/railyard-dev/railyard/internal/localstack"
+	"github.com/railyard-dev/railyard/schemas"
+	"github.com/railyard-dev/railyard/schemas/catalog"
+)
+
+// These tests run plan and apply against goccy's BigQuery emulator.
+
+func emulatorClient(t *testing.T) *bigquery.Client {
+	t.Helper()
+	stack := localstack.StartForTest(t, localstack.Options{BigQuery: true})
+	client, err := stack.GCPConfig().BigQuery(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	return client
+}
+
+func kinds(p catalog.Plan) []string {
+	var out []string
+	for _, c := range p.Changes {
+		out = append(out, string(c.Kind)+" "+c.Target())
+	}
+	return out
+}
+
+func mustPlan(t *testing.T, c catalog.Catalog, client *bigquery.Client) catalog.Plan {
+	t.Helper()
+	p, err := c.Plan(context.Background(), client)
+	if err != nil {
+		t.Fatalf("plan: %v", err)
+	}
+	return p
+}
+
+func TestApplyCreatesEverythingAndConverges(t *testing.T) {
+	ctx := context.Background()
+	client := emulatorClient(t)
+	c := catalog.Default().WithPrefix("fresh_")
+
+	plan := mustPlan(t, c, client)
+	want := []string{
+		"create dataset fresh_batch", "create table fresh_batch.team_scores_hourly",
+		"create dataset fresh_realtime", "create table fresh_realtime.team_scores", "create table fresh_realtime.user_scores",
+		"create dataset fresh_serving",
+		"create dataset fresh_ops", "create table fresh_ops.batch_runs", "create view fresh_ops.dead_letter_summary", "create table fresh_ops.dead_letters",
+	}
+	if got := kinds(plan); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("plan on an empty project:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	var applied []string
+	if err := c.Apply(ctx, client, plan, func(ch catalog.Change) { applied = append(applied, ch.String()) }); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	if len(applied) != len(want) {
+		t.Fatalf("progress reported %d changes, want %d", len(applied), len(want))
+	}
+
+	// The live tables carry the catalog's schema, partitioning and clustering.
+	md, err := client.Dataset("fresh_batch").Table("team_scores_hourly").Metadata(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md.TimePartitioning == nil || md.TimePartitioning.Field != "window_start" {
+		t.Errorf("partitioning = %+v, want on window_start", md.TimePartitioning)
+	}
+	if md.Clustering == nil || !reflect.DeepEqual(md.Clustering.Fields, []string{"team"}) {
+		t.Errorf("clustering = %+v, want [team]", md.Clustering)
+	}
+	wantSchema, _ := catalog.SchemaOf(reflect.TypeOf(schemas.TeamScore{}))
+	if len(md.Schema) != len(wantSchema) {
+		t.Fatalf("live schema has %d columns, want %d", len(md.Schema), len(wantSchema))
+	}
+	for i, f := range md.Schema {
+		if f.Name != wantSchema[i].Name || f.Type != wantSchema[i].Type {
+			t.Errorf("column %d = %s %s, want %s %s", i, f.Name, f.Type, wantSchema[i].Name, wantSchema[i].Type)
+		}
+	}
+
+	// The view works: dead letters inserted into the table are counted.
+	ins := client.Dataset("fresh_ops").Table("dead_letters").Inserter()
+	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	rows := []*schemas.DeadLetter{
+		{Time: now, Pipeline: "batch", Stage: "parse", Reason: "malformed_json", Detail: "x", Payload: []byte("{"), Attributes: "{}"},
+		{Time: now, Pipeline: "batch", Stage: "parse", Reason: "malformed_json", Detail: "y", Payload: []byte("[["), Attributes: "{}"},
+	}
+	if err := ins.Put(ctx, rows); err != nil {
+		t.Fatalf("insert dead letters: %v", err)
+	}
+	it, err := client.Query("SELECT reason, dead_letters FROM fresh_ops.dead_letter_summary").Read(ctx)
+	if err != nil {
+		t.Fatalf("query view: %v", err)
+	}
+	var got struct {
+		Reason      string `bigquery:"reason"`
+		DeadLetters int64  `bigquery:"dead_letters"`
+	}
+	if err := it.Next(&got); err != nil || got.Reason != "malformed_json" || got.DeadLetters != 2 {
+		t.Fatalf("view row = %+v, %v; want malformed_json 2", got, err)
+	}
+
+	// Applying again has nothing to do.
+	if again := mustPlan(t, c, client); len(again.Changes) != 0 {
+		t.Fatalf("plan after apply is not empty:\n%s", again)
+	}
+}
+
+// batchRunV2 is schemas.BatchRun with one more, NULLABLE column.
+type batchRunV2 struct {
+	schemas.BatchRun
+	Runner string `bigquery:"runner" desc:"Beam runner that executed the run." bqmode:"NULLABLE"`
+}
+
+// deadLetterWithoutDetail drops the detail column of schemas.DeadLetter.
+type deadLetterWithoutDetail struct {
+	Time       time.Time `bigquery:"time" desc:"d"`
+	Pipeline   string    `bigquery:"pipeline" desc:"d"`
+	Stage      string    `bigquery:"stage" desc:"d"`
+	Reason     string    `bigquery:"reason" desc:"d"`
+	Source     string    `bigquery:"source" desc:"d"`
+	Payload    []byte    `bigquery:"payload" desc:"d"`
+	Attributes string    `bigquery:"attributes" desc:"d"`
+}
+
+// withRowType returns c with the row type of table ref replaced.
+func withRowType(c catalog.Catalog, ref string, rt reflect.Type) catalog.Catalog {
+	tables := append([]catalog.Table(nil), c.Tables...)
+	for i := range tables {
+		if tables[i].Ref() == ref {
+			tables[i].RowType = rt
+		}
+	}
+	c.Tables = tables
+	return c
+}
+
+func TestApplyAddsNullableColumn(t *testing.T) {
+	ctx := context.Background()
+	client := emulatorClient(t)
+	base := catalog.Default().WithPrefix("add_")
+	if err := base.Apply(ctx, client, mustPlan(t, base, client), nil); err != nil {
+		t.Fatal(err)
+	}
+
+	v2 := withRowType(base, catalog.TableBatchRuns, reflect.TypeOf(batchRunV2{}))
+	plan := mustPlan(t, v2, client)
+	if got := kinds(plan); strings.Join(got, "|") != "add column add_ops.batch_runs column runner" {
+		t.Fatalf("plan = %q, want one added column", got)
+	}
+	if err := v2.Apply(ctx, client, plan, nil); err != nil {
+		t.Fatalf("apply additive change: %v", err)
+	}
+	md, err := client.Dataset("add_ops").Table("batch_runs").Metadata(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := md.Schema[len(md.Schema)-1]
+	if last.Name != "runner" || last.Type != bigquery.StringFieldType || last.Required {
+		t.Fatalf("last live column = %+v, want NULLABLE STRING runner", last)
+	}
+	if again := mustPlan(t, v2, client); len(again.Changes) != 0 {
+		t.Fatalf("plan after additive apply is not empty:\n%s", again)
+	}
+}
+
+func TestApplyRefusesBreakingChanges(t *testing.T) {
+	ctx := context.Background()
+	client := emulatorClient(t)
+	base := catalog.Default().WithPrefix("brk_")
+	if err := base.Apply(ctx, client, mustPlan(t, base, client), nil); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name    string
+		catalog catalog.Catalog
+		want    string
+	}{
+		{"dropped column", withRowType(base, catalog.TableDeadLetters, reflect.TypeOf(deadLetterWithoutDetail{})),
+			"! drop column brk_ops.dead_letters column detail"},
+		{"required column added", withRowType(base, catalog.TableBatchRuns, reflect.TypeOf(struct {
+			schemas.BatchRun
+			Runner string `bigquery:"runner" desc:"r"`
+		}{})), "! add REQUIRED column brk_ops.batch_runs column runner"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			plan := mustPlan(t, tc.catalog, client)
+			err := tc.catalog.Apply(ctx, client, plan, nil)
+			var bce *catalog.BreakingChangeError
+			if !errors.As(err, &bce) {
+				t.Fatalf("apply error = %v, want a BreakingChangeError", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error does not name the table and column (%q):\n%v", tc.want, err)
+			}
+		})
+	}
+
+	// Nothing was changed: the base catalog still plans empty.
+	if again := mustPlan(t, base, client); len(again.Changes) != 0 {
+		t.Fatalf("a refused apply changed the live project:\n%s", again)
+	}
+}
+
+func TestPlanDetectsLiveDrift(t *testing.T) {
+	ctx := context.Background()
+	client := emulatorClient(t)
+	c := catalog.Default().WithPrefix("drift_")
+	// Someone created ops.batch_runs by hand with a different type for a
+	// column and a column the catalog does not know.
+	if err := client.Dataset("drift_ops").Create(ctx, &bigquery.DatasetMetadata{}); err != nil {
+		t.Fatal(err)
+	}
+	schema, _ := catalog.SchemaOf(reflect.TypeOf(schemas.BatchRun{}))
+	for _, f := range schema {
+		if f.Name == "rows_written" {
+			f.Type = bigquery.StringFieldType
+		}
+	}
+	schema = append(schema, &bigquery.FieldSchema{Name: "legacy_note", Type: bigquery.StringFieldType})
+	if err := client.Dataset("drift_ops").Table("batch_runs").Create(ctx, &bigquery.TableMetadata{Schema: schema}); err != nil {
+		t.Fatal(err)
+	}
+	plan := mustPlan(t, c, client)
+	text := plan.String()
+	for _, want := range []string{
+		"! change column type drift_ops.batch_runs column rows_written: live type STRING, catalog type INTEGER",
+		"! drop column drift_ops.batch_runs column legacy_note",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("plan lacks %q:\n%s", want, text)
+		}
+	}
+}

@@ -1,0 +1,105 @@
+package catalog
+
+import (
+	"reflect"
+	"time"
+
+	"cloud.google.com/go/bigquery"
+	"github.com/railyard-dev/railyard/schemas"
+)
+
+// Owners named in the catalog: who to ask about a dataset.
+const (
+	OwnerData     = "data-platform@railyard.dev"
+	OwnerAnalysis = "game-analytics@railyard.dev"
+)
+
+// Logical dataset names.
+const (
+	DatasetBatch    = "batch"
+	DatasetRealtime = "realtime"
+	DatasetServing  = "serving"
+	DatasetOps      = "ops"
+)
+
+// Table references used across railyard.
+const (
+	TableTeamScoresHourly = "batch.team_scores_hourly"
+	TableRealtimeTeam     = "realtime.team_scores"
+	TableRealtimeUser     = "realtime.user_scores"
+	TableDeadLetters      = "ops.dead_letters"
+	TableBatchRuns        = "ops.batch_runs"
+	ViewDeadLetterSummary = "ops.dead_letter_summary"
+)
+
+// LakeGameEvents is the lake dataset of raw game events.
+const LakeGameEvents = "game_events"
+
+func typeOf[T any]() reflect.Type { return reflect.TypeOf((*T)(nil)).Elem() }
+
+// Default returns railyard's catalog with no dataset prefix.
+func Default() Catalog {
+	return Catalog{
+		Datasets: []Dataset{
+			{Name: DatasetBatch, Layer: LayerBatch, Owner: OwnerData,
+				Description: "Authoritative views recomputed from the lake by the batch layer; each partition is replaced whole by a batch run recorded in ops.batch_runs."},
+			{Name: DatasetRealtime, Layer: LayerRealtime, Owner: OwnerData,
+				Description: "Views kept fresh from Pub/Sub by the speed layer, one row per pane; they cover only what batch has not yet covered."},
+			{Name: DatasetServing, Layer: LayerServing, Owner: OwnerAnalysis,
+				Description: "Views that merge batch rows for partitions the ledger covers with the latest realtime panes after them."},
+			{Name: DatasetOps, Layer: LayerOps, Owner: OwnerData,
+				Description: "Operational tables: dead letters from every stage and the batch run ledger."},
+		},
+		Tables: []Table{
+			{
+				Dataset: DatasetBatch, Name: "team_scores_hourly", Owner: OwnerAnalysis,
+				Description:  "Per team and fixed one-hour event-time window (UTC): total score and event count of valid, unique events (Beam's HourlyTeamScore). One ON_TIME, final row per team and window.",
+				RowType:      typeOf[schemas.TeamScore](),
+				Partitioning: &Partitioning{Field: "window_start", Granularity: bigquery.DayPartitioningType},
+				Clustering:   []string{"team"},
+			},
+			{
+				Dataset: DatasetRealtime, Name: "team_scores", Owner: OwnerAnalysis,
+				Description:  "Per team and one-hour event-time window: every pane (EARLY, ON_TIME, LATE) the speed layer fired; the row with the highest pane_index per team and window is current.",
+				RowType:      typeOf[schemas.TeamScore](),
+				Partitioning: &Partitioning{Field: "window_start", Granularity: bigquery.DayPartitioningType, Expiration: 30 * 24 * time.Hour},
+				Clustering:   []string{"team"},
+			},
+			{
+				Dataset: DatasetRealtime, Name: "user_scores", Owner: OwnerAnalysis,
+				Description:  "Per user: accumulated score since the speed job started, one row per processing-time firing; the latest processing_time per user is current.",
+				RowType:      typeOf[schemas.UserScore](),
+				Partitioning: &Partitioning{Field: "processing_time", Granularity: bigquery.DayPartitioningType, Expiration: 30 * 24 * time.Hour},
+				Clustering:   []string{"team", "user"},
+			},
+			{
+				Dataset: DatasetOps, Name: "dead_letters", Owner: OwnerData,
+				Description:  "Every input any stage rejected, with the raw payload, its attributes and a typed reason: nothing is dropped silently.",
+				RowType:      typeOf[schemas.DeadLetter](),
+				Partitioning: &Partitioning{Field: "time", Granularity: bigquery.DayPartitioningType, Expiration: 90 * 24 * time.Hour},
+				Clustering:   []string{"pipeline", "stage", "reason"},
+			},
+			{
+				Dataset: DatasetOps, Name: "batch_runs", Owner: OwnerData,
+				Description: "Ledger of batch runs: one row per view and partition a run replaced, with its reconciled counts and status.",
+				RowType:     typeOf[schemas.BatchRun](),
+				Clustering:  []string{"view", "partition"},
+			},
+			{
+				Dataset: DatasetOps, Name: "dead_letter_summary", Owner: OwnerData,
+				Description: "Dead letters counted per day, pipeline, stage and reason.",
+				ViewQuery: "SELECT DATE(time) AS day, pipeline, stage, reason, COUNT(*) AS dead_letters\n" +
+					"FROM `{{dataset \"ops\"}}.dead_letters`\nGROUP BY day, pipeline, stage, reason",
+			},
+		},
+		Lakes: []Lake{
+			{
+				Name: LakeGameEvents, Owner: OwnerData,
+				Description:  "Raw game events exactly as accepted by the ingest gateway: immutable, append-only, partitioned by event time (UTC hour). The master dataset.",
+				RowType:      typeOf[schemas.GameEvent](),
+				Format:       "jsonl.gz",
+				PathTemplate: LakeGameEvents + "/dt=YYYY-MM-DD/hr=HH/part-*.jsonl.gz",
+			},
+		},
+	}
+}

@@ -1,0 +1,70 @@
+package schemas
+
+import "time"
+
+// Pane timings, as Beam reports them for a window's firing.
+const (
+	TimingEarly  = "EARLY"
+	TimingOnTime = "ON_TIME"
+	TimingLate   = "LATE"
+)
+
+// UserScore is a user's accumulated score: in streaming, one row per
+// processing-time firing of the global window; in batch, the final total.
+type UserScore struct {
+	User           string    `json:"user" beam:"user" bigquery:"user" desc:"Player."`
+	Team           string    `json:"team" beam:"team" bigquery:"team" desc:"Team the player scored for."`
+	Score          int64     `json:"score" beam:"score" bigquery:"score" desc:"Total score of the player's valid, unique events so far."`
+	Events         int64     `json:"events" beam:"events" bigquery:"events" desc:"Number of valid, unique events summed into score."`
+	Timing         string    `json:"timing" beam:"timing" bigquery:"timing" desc:"Pane timing of the firing that produced the row: EARLY, ON_TIME or LATE."`
+	ProcessingTime time.Time `json:"processing_time" beam:"processing_time" bigquery:"processing_time" desc:"When the row was computed (processing time, UTC)."`
+}
+
+// TeamScore is a team's score in one fixed event-time window, as of one pane
+// (firing) of that window. Later panes of the same window supersede earlier
+// ones: readers keep the row with the highest pane_index per team and window.
+type TeamScore struct {
+	Team           string    `json:"team" beam:"team" bigquery:"team" desc:"Team."`
+	Score          int64     `json:"score" beam:"score" bigquery:"score" desc:"Total score of the team's valid, unique events in the window (accumulated over panes)."`
+	Events         int64     `json:"events" beam:"events" bigquery:"events" desc:"Number of valid, unique events summed into score."`
+	WindowStart    time.Time `json:"window_start" beam:"window_start" bigquery:"window_start" desc:"Inclusive start of the event-time window (UTC)."`
+	WindowEnd      time.Time `json:"window_end" beam:"window_end" bigquery:"window_end" desc:"Exclusive end of the event-time window (UTC)."`
+	Timing         string    `json:"timing" beam:"timing" bigquery:"timing" desc:"Pane timing: EARLY (speculative), ON_TIME (watermark passed the window end) or LATE (late data after ON_TIME)."`
+	PaneIndex      int64     `json:"pane_index" beam:"pane_index" bigquery:"pane_index" desc:"Index of the pane within its window, 0 for the first firing."`
+	IsLast         bool      `json:"is_last" beam:"is_last" bigquery:"is_last" desc:"True for the final pane of the window; no later row will supersede it."`
+	ProcessingTime time.Time `json:"processing_time" beam:"processing_time" bigquery:"processing_time" desc:"When the pane fired (processing time, UTC)."`
+}
+
+// DeadLetter is an input that a stage rejected, kept whole with the reason, so
+// that nothing is dropped silently and every reject can be replayed.
+type DeadLetter struct {
+	Time       time.Time `json:"time" beam:"time" bigquery:"time" desc:"When the input was rejected (processing time, UTC)."`
+	Pipeline   string    `json:"pipeline" beam:"pipeline" bigquery:"pipeline" desc:"Job or service that rejected it, e.g. batch, speed, ingest."`
+	Stage      string    `json:"stage" beam:"stage" bigquery:"stage" desc:"Step within the pipeline, e.g. parse, bigquery_write."`
+	Reason     string    `json:"reason" beam:"reason" bigquery:"reason" desc:"Stable reason code, e.g. malformed_json, score_out_of_range."`
+	Detail     string    `json:"detail" beam:"detail" bigquery:"detail" desc:"Human-readable explanation of the reason."`
+	Source     string    `json:"source" beam:"source" bigquery:"source" desc:"Where the input came from: file and line, subscription and message id, or HTTP request."`
+	Payload    []byte    `json:"payload" beam:"payload" bigquery:"payload" desc:"The raw input, byte for byte."`
+	Attributes string    `json:"attributes" beam:"attributes" bigquery:"attributes" desc:"Message attributes or request metadata as a JSON object; {} when none."`
+}
+
+// Batch run statuses recorded in ops.batch_runs.
+const (
+	RunSucceeded = "SUCCEEDED"
+	RunFailed    = "FAILED"
+)
+
+// BatchRun is one entry of the batch run ledger: which partition of which view
+// a run replaced, and the counts it reconciled. The serving layer trusts batch
+// rows only for partitions with a SUCCEEDED entry.
+type BatchRun struct {
+	View        string    `json:"view" beam:"view" bigquery:"view" desc:"Table the run wrote, e.g. batch.team_scores_hourly."`
+	Partition   string    `json:"partition" beam:"partition" bigquery:"partition" desc:"Partition the run replaced, as YYYY-MM-DD (event date, UTC)."`
+	RunID       string    `json:"run_id" beam:"run_id" bigquery:"run_id" desc:"Identifier shared by all ledger rows of one job run."`
+	StartTime   time.Time `json:"start_time" beam:"start_time" bigquery:"start_time" desc:"When the run started (UTC)."`
+	EndTime     time.Time `json:"end_time" beam:"end_time" bigquery:"end_time" desc:"When the run finished (UTC)."`
+	InputEvents int64     `json:"input_events" beam:"input_events" bigquery:"input_events" desc:"Lines read from the lake for this partition."`
+	RowsWritten int64     `json:"rows_written" beam:"rows_written" bigquery:"rows_written" desc:"Rows the run wrote to the view's partition."`
+	DeadLetters int64     `json:"dead_letters" beam:"dead_letters" bigquery:"dead_letters" desc:"Inputs the run sent to ops.dead_letters."`
+	Status      string    `json:"status" beam:"status" bigquery:"status" desc:"SUCCEEDED or FAILED."`
+}
