@@ -133,9 +133,12 @@ func applyCatalog(cmd *cobra.Command, bq cliflags.BigQuery) error {
 		return nil
 	}
 	n := 0
-	err = c.Apply(ctx, client, plan, func(ch catalog.Change) {
-		n++
-		fmt.Fprintf(w, "[%d/%d] %s\n", n, len(plan.Changes), ch)
+	err = c.Apply(ctx, client, plan, catalog.ApplyOptions{
+		Progress: func(ch catalog.Change) {
+			n++
+			fmt.Fprintf(w, "[%d/%d] %s\n", n, len(plan.Changes), ch)
+		},
+		RecreateOnEmulator: bq.OnEmulator(),
 	})
 	if err != nil {
 		return err

@@ -18,6 +18,8 @@ demo on embedded stand-ins for Pub/Sub, Cloud Storage and BigQuery.`,
 		SilenceErrors: true,
 	}
 	root.AddCommand(newCatalogCommand())
+	root.AddCommand(newGenCommand())
 	root.AddCommand(newStackCommand())
+	root.AddCommand(newDemoCommand())
 	return root
 }

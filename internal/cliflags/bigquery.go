@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"net"
+	"net/url"
 	"os"
 
 	"cloud.google.com/go/bigquery"
@@ -34,6 +36,28 @@ func (b BigQuery) Validate() error {
 		return errors.New("--bq_project is required (or set RAILYARD_BQ_PROJECT)")
 	}
 	return nil
+}
+
+// OnEmulator reports whether the endpoint is on this machine's loopback
+// interface, which railyard takes to mean goccy's BigQuery emulator: code
+// that must work around the emulator's limits checks this.
+func (b BigQuery) OnEmulator() bool {
+	if b.Endpoint == "" {
+		return false
+	}
+	u, err := url.Parse(b.Endpoint)
+	if err != nil || u.Host == "" {
+		u, err = url.Parse("http://" + b.Endpoint)
+		if err != nil {
+			return false
+		}
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Catalog is railyard's catalog with the configured dataset prefix.

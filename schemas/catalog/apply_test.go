@@ -12,6 +12,7 @@ import (
 	"github.com/railyard-dev/railyard/internal/localstack"
 	"github.com/railyard-dev/railyard/schemas"
 	"github.com/railyard-dev/railyard/schemas/catalog"
+	"google.golang.org/api/iterator"
 )
 
 // These tests run plan and apply against goccy's BigQuery emulator.
@@ -26,6 +27,10 @@ func emulatorClient(t *testing.T) *bigquery.Client {
 	t.Cleanup(func() { client.Close() })
 	return client
 }
+
+// onEmulator recreates tables instead of updating them: the emulator
+// acknowledges table updates without persisting them.
+var onEmulator = catalog.ApplyOptions{RecreateOnEmulator: true}
 
 func kinds(p catalog.Plan) []string {
 	var out []string
@@ -50,17 +55,18 @@ func TestApplyCreatesEverythingAndConverges(t *testing.T) {
 	c := catalog.Default().WithPrefix("fresh_")
 
 	plan := mustPlan(t, c, client)
+	// Datasets, then tables, then views: a view may read any table.
 	want := []string{
-		"create dataset fresh_batch", "create table fresh_batch.team_scores_hourly",
-		"create dataset fresh_realtime", "create table fresh_realtime.team_scores", "create table fresh_realtime.user_scores",
-		"create dataset fresh_serving",
-		"create dataset fresh_ops", "create table fresh_ops.batch_runs", "create view fresh_ops.dead_letter_summary", "create table fresh_ops.dead_letters",
+		"create dataset fresh_batch", "create dataset fresh_realtime", "create dataset fresh_serving", "create dataset fresh_ops",
+		"create table fresh_batch.team_scores_hourly", "create table fresh_realtime.team_scores", "create table fresh_realtime.user_scores",
+		"create table fresh_ops.batch_runs", "create table fresh_ops.dead_letters",
+		"create view fresh_ops.dead_letter_summary",
 	}
 	if got := kinds(plan); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("plan on an empty project:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	var applied []string
-	if err := c.Apply(ctx, client, plan, func(ch catalog.Change) { applied = append(applied, ch.String()) }); err != nil {
+	if err := c.Apply(ctx, client, plan, catalog.ApplyOptions{RecreateOnEmulator: true, Progress: func(ch catalog.Change) { applied = append(applied, ch.String()) }}); err != nil {
 		t.Fatalf("apply: %v", err)
 	}
 	if len(applied) != len(want) {
@@ -149,7 +155,15 @@ func TestApplyAddsNullableColumn(t *testing.T) {
 	ctx := context.Background()
 	client := emulatorClient(t)
 	base := catalog.Default().WithPrefix("add_")
-	if err := base.Apply(ctx, client, mustPlan(t, base, client), nil); err != nil {
+	if err := base.Apply(ctx, client, mustPlan(t, base, client), onEmulator); err != nil {
+		t.Fatal(err)
+	}
+
+	// A ledger row written before the change must survive it.
+	run := schemas.BatchRun{View: "batch.team_scores_hourly", Partition: "2026-11-01", RunID: "r1",
+		StartTime: time.Date(2026, 11, 2, 1, 0, 0, 0, time.UTC), EndTime: time.Date(2026, 11, 2, 1, 5, 0, 0, time.UTC),
+		InputEvents: 100, RowsWritten: 24, DeadLetters: 1, Status: schemas.RunSucceeded}
+	if err := client.Dataset("add_ops").Table("batch_runs").Inserter().Put(ctx, &run); err != nil {
 		t.Fatal(err)
 	}
 
@@ -158,7 +172,13 @@ func TestApplyAddsNullableColumn(t *testing.T) {
 	if got := kinds(plan); strings.Join(got, "|") != "add column add_ops.batch_runs column runner" {
 		t.Fatalf("plan = %q, want one added column", got)
 	}
-	if err := v2.Apply(ctx, client, plan, nil); err != nil {
+	// The emulator acknowledges a table update without persisting it; the
+	// read-back after the update must catch that rather than report success.
+	err := v2.Apply(ctx, client, plan, catalog.ApplyOptions{})
+	if err == nil || !strings.Contains(err.Error(), "did not persist") {
+		t.Fatalf("apply by update on the emulator: err = %v, want a not-persisted error", err)
+	}
+	if err := v2.Apply(ctx, client, plan, onEmulator); err != nil {
 		t.Fatalf("apply additive change: %v", err)
 	}
 	md, err := client.Dataset("add_ops").Table("batch_runs").Metadata(ctx)
@@ -172,13 +192,33 @@ func TestApplyAddsNullableColumn(t *testing.T) {
 	if again := mustPlan(t, v2, client); len(again.Changes) != 0 {
 		t.Fatalf("plan after additive apply is not empty:\n%s", again)
 	}
+	it, err := client.Query("SELECT run_id, input_events, rows_written, status, runner FROM add_ops.batch_runs").Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var row struct {
+		RunID       string              `bigquery:"run_id"`
+		InputEvents int64               `bigquery:"input_events"`
+		RowsWritten int64               `bigquery:"rows_written"`
+		Status      string              `bigquery:"status"`
+		Runner      bigquery.NullString `bigquery:"runner"`
+	}
+	if err := it.Next(&row); err != nil {
+		t.Fatalf("ledger row lost by the schema change: %v", err)
+	}
+	if row.RunID != "r1" || row.InputEvents != 100 || row.RowsWritten != 24 || row.Status != schemas.RunSucceeded || row.Runner.Valid {
+		t.Fatalf("ledger row after the schema change = %+v", row)
+	}
+	if err := it.Next(&row); err != iterator.Done {
+		t.Fatalf("more than one ledger row after the schema change: %v", err)
+	}
 }
 
 func TestApplyRefusesBreakingChanges(t *testing.T) {
 	ctx := context.Background()
 	client := emulatorClient(t)
 	base := catalog.Default().WithPrefix("brk_")
-	if err := base.Apply(ctx, client, mustPlan(t, base, client), nil); err != nil {
+	if err := base.Apply(ctx, client, mustPlan(t, base, client), onEmulator); err != nil {
 		t.Fatal(err)
 	}
 
@@ -197,7 +237,7 @@ func TestApplyRefusesBreakingChanges(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			plan := mustPlan(t, tc.catalog, client)
-			err := tc.catalog.Apply(ctx, client, plan, nil)
+			err := tc.catalog.Apply(ctx, client, plan, onEmulator)
 			var bce *catalog.BreakingChangeError
 			if !errors.As(err, &bce) {
 				t.Fatalf("apply error = %v, want a BreakingChangeError", err)

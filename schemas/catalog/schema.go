@@ -20,18 +20,35 @@ func SchemaOf(rt reflect.Type) (bigquery.Schema, error) {
 	for rt.Kind() == reflect.Pointer {
 		rt = rt.Elem()
 	}
-	schema, err := bigquery.InferSchema(reflect.New(rt).Elem().Interface())
+	inferred, err := bigquery.InferSchema(reflect.New(rt).Elem().Interface())
 	if err != nil {
 		return nil, fmt.Errorf("row type %v: %w", rt, err)
 	}
+	// InferSchema returns the client's cached schema, shared with every
+	// other caller (inserters included): annotate a copy.
+	schema := cloneSchema(inferred)
 	annotate(schema, rt)
 	return schema, nil
 }
 
+func cloneSchema(s bigquery.Schema) bigquery.Schema {
+	out := make(bigquery.Schema, len(s))
+	for i, f := range s {
+		c := *f
+		c.Schema = cloneSchema(f.Schema)
+		out[i] = &c
+	}
+	return out
+}
+
 func annotate(schema bigquery.Schema, rt reflect.Type) {
 	byName := map[string]reflect.StructField{}
-	for i := 0; i < rt.NumField(); i++ {
-		f := rt.Field(i)
+	// VisibleFields includes the fields of embedded structs, which
+	// InferSchema flattens into the parent.
+	for _, f := range reflect.VisibleFields(rt) {
+		if f.Anonymous || !f.IsExported() {
+			continue
+		}
 		name, _, _ := strings.Cut(f.Tag.Get("bigquery"), ",")
 		if name == "" {
 			name = f.Name

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Runs railyard's whole test suite: prerequisites, formatting, vet, staticcheck,
+# unit/integration tests against the local stand-ins, and a short fuzz pass.
+# This is the README's test command; .ci/run runs exactly this.
+#
+# Usage: scripts/test.sh [--quick]   (--quick skips staticcheck and fuzzing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+quick=0
+for arg in "$@"; do
+  case "$arg" in
+    --quick) quick=1 ;;
+    -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "unknown argument: $arg (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+STATICCHECK_VERSION=v0.8.2   # 2025.1.1 (= v0.6.1) is refused by the module proxy here
+step() { printf '\n==> %s (%ss)\n' "$*" "$SECONDS"; }
+
+step "checking prerequisites"
+need_go="1.26"
+if ! command -v go >/dev/null; then
+  echo "go is not on PATH: install Go ${need_go} or newer (https://go.dev/dl/)" >&2; exit 1
+fi
+have_go=$(go env GOVERSION | sed 's/^go//')
+if [ "$(printf '%s\n%s\n' "$need_go" "$have_go" | sort -V | head -1)" != "$need_go" ]; then
+  echo "Go ${have_go} is too old: railyard needs Go ${need_go} or newer" >&2; exit 1
+fi
+missing=()
+command -v clang >/dev/null || missing+=(clang)          # the BigQuery emulator's go-zetasql
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing ${missing[*]} with apt-get"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "missing: ${missing[*]}. Install them (Debian/Ubuntu: sudo apt-get install ${missing[*]}) and rerun." >&2
+    exit 1
+  fi
+fi
+echo "go ${have_go}, $(clang --version | head -1)"
+
+step "fetching modules"
+go mod download
+(cd tools/bigquery-emulator && go mod download)
+
+step "building the BigQuery emulator (once; cached afterwards)"
+go run ./cmd/railyard stack --build_only
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './tools/*'))
+if [ -n "$unformatted" ]; then
+  echo "not gofmt-formatted:" >&2; echo "$unformatted" >&2; exit 1
+fi
+
+step "go vet"
+go vet ./...
+
+if [ "$quick" = 0 ]; then
+  step "staticcheck ${STATICCHECK_VERSION}"
+  go run "honnef.co/go/tools/cmd/staticcheck@${STATICCHECK_VERSION}" ./...
+fi
+
+step "go test"
+# -p 2: two cores; each package that needs BigQuery starts its own emulator.
+go test -count=1 -p 2 -timeout 30m ./...
+
+if [ "$quick" = 0 ]; then
+  step "fuzzing the event decoder for 20s (seed corpus in schemas/testdata/fuzz)"
+  go test -run '^$' -fuzz '^FuzzDecodeLine$' -fuzztime 20s ./schemas
+fi
+
+step "all tests passed"
