@@ -15,6 +15,8 @@ func init() {
 		reflect.TypeOf((*TeamScore)(nil)).Elem(),
 		reflect.TypeOf((*DeadLetter)(nil)).Elem(),
 		reflect.TypeOf((*BatchRun)(nil)).Elem(),
+		reflect.TypeOf((*UserScoreDaily)(nil)).Elem(),
+		reflect.TypeOf((*GameStatsDaily)(nil)).Elem(),
 	} {
 		beam.RegisterType(t)
 	}

@@ -1,6 +1,10 @@
 package schemas
 
-import "time"
+import (
+	"time"
+
+	"cloud.google.com/go/civil"
+)
 
 // Pane timings, as Beam reports them for a window's firing.
 const (
@@ -40,6 +44,7 @@ type TeamScore struct {
 type DeadLetter struct {
 	Time       time.Time `json:"time" beam:"time" bigquery:"time" desc:"When the input was rejected (processing time, UTC)."`
 	Pipeline   string    `json:"pipeline" beam:"pipeline" bigquery:"pipeline" desc:"Job or service that rejected it, e.g. batch, speed, ingest."`
+	RunID      string    `json:"run_id" beam:"run_id" bigquery:"run_id" desc:"Batch run (as in ops.batch_runs) or streaming job instance that rejected it; a rerun reports its rejects again under its own run_id."`
 	Stage      string    `json:"stage" beam:"stage" bigquery:"stage" desc:"Step within the pipeline, e.g. parse, bigquery_write."`
 	Reason     string    `json:"reason" beam:"reason" bigquery:"reason" desc:"Stable reason code, e.g. malformed_json, score_out_of_range."`
 	Detail     string    `json:"detail" beam:"detail" bigquery:"detail" desc:"Human-readable explanation of the reason."`
@@ -67,4 +72,27 @@ type BatchRun struct {
 	RowsWritten int64     `json:"rows_written" beam:"rows_written" bigquery:"rows_written" desc:"Rows the run wrote to the view's partition."`
 	DeadLetters int64     `json:"dead_letters" beam:"dead_letters" bigquery:"dead_letters" desc:"Inputs the run sent to ops.dead_letters."`
 	Status      string    `json:"status" beam:"status" bigquery:"status" desc:"SUCCEEDED or FAILED."`
+}
+
+// UserScoreDaily is a user's total for one event date (UTC): the row of
+// batch.user_scores_daily.
+type UserScoreDaily struct {
+	Day    civil.Date `json:"day" beam:"day" bigquery:"day" desc:"Event date (UTC)."`
+	User   string     `json:"user" beam:"user" bigquery:"user" desc:"Player."`
+	Team   string     `json:"team" beam:"team" bigquery:"team" desc:"Team the player scored for."`
+	Score  int64      `json:"score" beam:"score" bigquery:"score" desc:"Total score of the player's valid, unique events that day."`
+	Events int64      `json:"events" beam:"events" bigquery:"events" desc:"Number of valid, unique events summed into score."`
+}
+
+// GameStatsDaily is one team's game statistics for one event date (UTC), in
+// the sense of Beam's GameStats example: the row of batch.game_stats_daily.
+// Package transforms/gaming states the exact definitions.
+type GameStatsDaily struct {
+	Day                civil.Date `json:"day" beam:"day" bigquery:"day" desc:"Event date (UTC)."`
+	Team               string     `json:"team" beam:"team" bigquery:"team" desc:"Team."`
+	Score              int64      `json:"score" beam:"score" bigquery:"score" desc:"Team score that day without the events of spammers: a user's events in an event hour are left out when the user's score in that hour exceeds 2.5 times the mean user score of that hour."`
+	Events             int64      `json:"events" beam:"events" bigquery:"events" desc:"Number of valid, unique events summed into score."`
+	SpammerUsers       int64      `json:"spammer_users" beam:"spammer_users" bigquery:"spammer_users" desc:"Distinct users of the team flagged as spammers in at least one event hour of the day."`
+	Sessions           int64      `json:"sessions" beam:"sessions" bigquery:"sessions" desc:"User sessions (5-minute inactivity gap) of the team's users that started that day."`
+	MeanSessionMinutes float64    `json:"mean_session_minutes" beam:"mean_session_minutes" bigquery:"mean_session_minutes" desc:"Mean session length in minutes: from a session's first event to its last event plus the 5-minute gap, as Beam's session windows measure it."`
 }

@@ -25,6 +25,8 @@ const (
 // Table references used across railyard.
 const (
 	TableTeamScoresHourly = "batch.team_scores_hourly"
+	TableUserScoresDaily  = "batch.user_scores_daily"
+	TableGameStatsDaily   = "batch.game_stats_daily"
 	TableRealtimeTeam     = "realtime.team_scores"
 	TableRealtimeUser     = "realtime.user_scores"
 	TableDeadLetters      = "ops.dead_letters"
@@ -56,6 +58,20 @@ func Default() Catalog {
 				Description:  "Per team and fixed one-hour event-time window (UTC): total score and event count of valid, unique events (Beam's HourlyTeamScore). One ON_TIME, final row per team and window.",
 				RowType:      typeOf[schemas.TeamScore](),
 				Partitioning: &Partitioning{Field: "window_start", Granularity: bigquery.DayPartitioningType},
+				Clustering:   []string{"team"},
+			},
+			{
+				Dataset: DatasetBatch, Name: "user_scores_daily", Owner: OwnerAnalysis,
+				Description:  "Per event date (UTC), user and team: total score and event count of valid, unique events (Beam's UserScore, per day).",
+				RowType:      typeOf[schemas.UserScoreDaily](),
+				Partitioning: &Partitioning{Field: "day", Granularity: bigquery.DayPartitioningType},
+				Clustering:   []string{"team", "user"},
+			},
+			{
+				Dataset: DatasetBatch, Name: "game_stats_daily", Owner: OwnerAnalysis,
+				Description:  "Per event date (UTC) and team: Beam's GameStats in batch: team score without spammers' events, spammer count, and mean session length with 5-minute-gap sessions.",
+				RowType:      typeOf[schemas.GameStatsDaily](),
+				Partitioning: &Partitioning{Field: "day", Granularity: bigquery.DayPartitioningType},
 				Clustering:   []string{"team"},
 			},
 			{
