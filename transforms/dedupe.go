@@ -78,68 +78,9 @@ func stampEventTime(e schemas.GameEvent) (beam.EventTime, schemas.GameEvent) {
 	return mtime.FromTime(e.EventTime), e
 }
 
-// StageEventDate is the dead-letter stage of KeepEventDates, and
-// ReasonOutsideRange its reason.
-const (
-	StageEventDate     = "event_date"
-	ReasonOutsideRange = "outside_partition"
-)
-
-// DateRangeOptions configure KeepEventDates.
-type DateRangeOptions struct {
-	// From and To are the first and last event dates (UTC) kept, inclusive.
-	From, To time.Time
-	// Pipeline, RunID and Now label the dead letters.
-	Pipeline string
-	RunID    string
-	Now      time.Time
-}
-
-// KeepEventDates splits events into those whose event date (UTC) lies in
-// [From, To] and dead letters for the rest: a lake file filed under the
-// wrong date must not leak into another date's partition, nor vanish.
-func KeepEventDates(s beam.Scope, events beam.PCollection, opts DateRangeOptions) (kept, deadLetters beam.PCollection) {
-	fn := &dateRangeFn{
-		FromMillis: dayStart(opts.From).UnixMilli(),
-		ToMillis:   dayStart(opts.To).AddDate(0, 0, 1).UnixMilli(),
-		Pipeline:   opts.Pipeline,
-		RunID:      opts.RunID,
-		NowMillis:  opts.Now.UnixMilli(),
-	}
-	return beam.ParDo2(s.Scope("KeepEventDates"), fn, events)
-}
-
 func dayStart(t time.Time) time.Time {
 	y, m, d := t.UTC().Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-}
-
-type dateRangeFn struct {
-	FromMillis, ToMillis int64 // [from, to)
-	Pipeline, RunID      string
-	NowMillis            int64
-}
-
-func (fn *dateRangeFn) ProcessElement(ctx context.Context, e schemas.GameEvent, emit func(schemas.GameEvent), emitDead func(schemas.DeadLetter)) {
-	if ms := e.EventTime.UnixMilli(); ms >= fn.FromMillis && ms < fn.ToMillis {
-		inRangeCounter.Inc(ctx, 1)
-		emit(e)
-		return
-	}
-	outsideRangeCounter.Inc(ctx, 1)
-	from := time.UnixMilli(fn.FromMillis).UTC()
-	to := time.UnixMilli(fn.ToMillis).UTC().AddDate(0, 0, -1)
-	emitDead(schemas.DeadLetter{
-		Time:       time.UnixMilli(fn.NowMillis).UTC(),
-		Pipeline:   fn.Pipeline,
-		RunID:      fn.RunID,
-		Stage:      StageEventDate,
-		Reason:     ReasonOutsideRange,
-		Detail:     "event date " + e.EventTime.UTC().Format(time.DateOnly) + " is outside the run's dates " + from.Format(time.DateOnly) + ".." + to.Format(time.DateOnly) + " (the file is filed under the wrong partition)",
-		Source:     "event_id=" + e.EventID,
-		Payload:    e.MarshalLine(),
-		Attributes: "{}",
-	})
 }
 
 func init() {
@@ -148,6 +89,5 @@ func init() {
 	register.Combiner2[pickAcc, schemas.GameEvent](&pickFn{})
 	register.Function4x0(emitUnique)
 	register.Function1x2(stampEventTime)
-	register.DoFn4x0[context.Context, schemas.GameEvent, func(schemas.GameEvent), func(schemas.DeadLetter)](&dateRangeFn{})
 	register.Emitter1[schemas.GameEvent]()
 }

@@ -6,16 +6,13 @@ import "github.com/apache/beam/sdks/v2/go/pkg/beam"
 const MetricsNamespace = "railyard"
 
 // Counter names of the reconciliation figures:
-// read = valid + invalid; valid = unique + duplicates;
-// unique = in range + outside range.
+// read = valid + invalid; valid = unique + duplicates.
 const (
 	MetricRead         = "events_read"
 	MetricValid        = "events_valid"
 	MetricInvalid      = "events_invalid"
 	MetricUnique       = "events_unique"
 	MetricDuplicates   = "events_duplicate"
-	MetricInRange      = "events_in_range"
-	MetricOutsideRange = "events_outside_range"
 	// MetricInvalidPrefix + reason counts invalid inputs per reason.
 	MetricInvalidPrefix = "invalid_"
 )
@@ -26,6 +23,4 @@ var (
 	invalidCounter      = beam.NewCounter(MetricsNamespace, MetricInvalid)
 	uniqueCounter       = beam.NewCounter(MetricsNamespace, MetricUnique)
 	duplicateCounter    = beam.NewCounter(MetricsNamespace, MetricDuplicates)
-	inRangeCounter      = beam.NewCounter(MetricsNamespace, MetricInRange)
-	outsideRangeCounter = beam.NewCounter(MetricsNamespace, MetricOutsideRange)
 )

@@ -79,22 +79,38 @@ func TestDedupeKeepsSmallestCopy(t *testing.T) {
 	ptest.RunAndValidate(t, p)
 }
 
-func TestKeepEventDates(t *testing.T) {
+func TestParseDateRangeAndLakeDateCounters(t *testing.T) {
 	p, s := beam.NewPipelineWithRoot()
-	in := beam.Create(s,
-		event("before", "u", 1, "2026-10-31T23:59:59Z"),
-		event("first", "u", 1, "2026-11-01T00:00:00Z"),
-		event("last", "u", 1, "2026-11-02T23:59:59Z"),
-		event("after", "u", 1, "2026-11-03T00:00:00Z"),
+	raws := beam.Create(s,
+		Raw{Source: "lake/game_events/dt=2026-11-01/hr=00/a.gz:0", Payload: jsonLine("before", "u", 1, "2026-10-31T23:59:59Z")},
+		Raw{Source: "lake/game_events/dt=2026-11-01/hr=00/a.gz:80", Payload: jsonLine("first", "u", 1, "2026-11-01T00:00:00Z")},
+		Raw{Source: "lake/game_events/dt=2026-11-02/hr=23/b.gz:0", Payload: jsonLine("last", "u", 1, "2026-11-02T23:59:59Z")},
+		Raw{Source: "lake/game_events/dt=2026-11-02/hr=23/b.gz:80", Payload: jsonLine("after", "u", 1, "2026-11-03T00:00:00Z")},
 	)
-	kept, dead := KeepEventDates(s, in, DateRangeOptions{
+	events, dead := Parse(s, raws, ParseOptions{
+		Pipeline: "batch", RunID: "r1", Now: time.Date(2026, 11, 10, 0, 0, 0, 0, time.UTC), CountLakeDates: true,
 		From: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC),
-		Pipeline: "batch", RunID: "r1", Now: now,
 	})
-	passert.Equals(s, kept, event("first", "u", 1, "2026-11-01T00:00:00Z"), event("last", "u", 1, "2026-11-02T23:59:59Z"))
+	passert.Equals(s, events, event("first", "u", 1, "2026-11-01T00:00:00Z"), event("last", "u", 1, "2026-11-02T23:59:59Z"))
 	passert.Equals(s, beam.ParDo(s, deadSourceReason, dead),
-		"event_id=before outside_partition", "event_id=after outside_partition")
-	ptest.RunAndValidate(t, p)
+		"lake/game_events/dt=2026-11-01/hr=00/a.gz:0 outside_partition", "lake/game_events/dt=2026-11-02/hr=23/b.gz:80 outside_partition")
+	pr, err := ptest.RunWithMetrics(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, c := range pr.Metrics().AllMetrics().Counters() {
+		got[c.Key.Name] += c.Committed
+	}
+	for name, want := range map[string]int64{
+		MetricRead: 4, MetricValid: 2, MetricInvalid: 2, MetricInvalidPrefix + ReasonOutsideRange: 2,
+		MetricLakeDateLines + "2026-11-01": 2, MetricLakeDateLines + "2026-11-02": 2,
+		MetricLakeDateDeadLetters + "2026-11-01": 1, MetricLakeDateDeadLetters + "2026-11-02": 1,
+	} {
+		if got[name] != want {
+			t.Errorf("counter %s = %d, want %d (all: %v)", name, got[name], want, got)
+		}
+	}
 }
 
 func TestWithEventTime(t *testing.T) {
