@@ -80,10 +80,13 @@
 //
 // Beam's gs:// file system lists by the glob's prefix up to the first "*"
 // and filters the names with a regular expression ("*" within a segment,
-// "**" across); it never uses the server's matchGlob, so listing works on
-// fake-gcs-server (which ignores matchGlob). "?" and "[…]" cannot be used in
-// gs:// globs (the prefix would include them, and the path goes through
-// url.Parse). The lake is assumed immutable: a file appended to after it
-// was listed is read up to its listed size (lines starting later are not
-// read).
+// "**" across); it never sends the server a matchGlob, so listing works on
+// fake-gcs-server (which ignores matchGlob). "?" cannot be used in gs://
+// globs (Beam parses the glob as a URL, where "?" starts the query), and
+// "[…]" only after the first "*" (before it, it is taken literally as part
+// of the listing prefix): ReadGlob rejects such globs rather than match
+// nothing. Each listed gs:// file costs one more request for
+// its size. The lake is assumed immutable: an uncompressed file that grows
+// after it was listed is read up to its listed size (its lines starting
+// later are not read); one that shrinks fails the read.
 package lakeio

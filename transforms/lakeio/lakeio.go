@@ -185,7 +185,8 @@ func TryRead(s beam.Scope, root string, dates []civil.Date, opts ...Option) (bea
 // ReadGlob reads the lines of every file matching glob, like Read. A local
 // glob follows filepath.Match; a gs:// glob is matched by Beam's GCS file
 // system: "*" matches within one path segment, "**" across segments
-// ("?" and "[…]" are not usable in gs:// globs, see the package doc). Names
+// (in gs:// globs "?" cannot be used and "[…]" only after a "*"; such globs
+// are rejected, see the package doc). Names
 // starting with "." or "_" are skipped. A glob that matches nothing fails
 // the pipeline unless AllowEmpty is given. ReadGlob panics on arguments
 // TryReadGlob rejects.
@@ -285,6 +286,9 @@ func cleanGlob(glob string) (string, error) {
 		if _, err := filesystem.New(context.Background(), glob); err != nil {
 			return "", fmt.Errorf("lakeio: glob %q: %w", glob, err)
 		}
+		if err := checkGCSGlob(glob); err != nil {
+			return "", err
+		}
 		return glob, nil
 	}
 	abs, err := filepath.Abs(glob)
@@ -323,3 +327,21 @@ func CheckRoot(ctx context.Context, root string, opts ...Option) error {
 }
 
 func isGCS(path string) bool { return strings.HasPrefix(path, "gs://") }
+
+// checkGCSGlob rejects gs:// globs that Beam's GCS listing would silently
+// match against nothing: it parses the glob as a URL ("?" starts the
+// query) and lists by the prefix before the first "*" (a "[" there is
+// literal).
+func checkGCSGlob(glob string) error {
+	if !isGCS(glob) {
+		return nil
+	}
+	if strings.Contains(glob, "?") {
+		return fmt.Errorf("lakeio: glob %q: \"?\" cannot be used in gs:// globs (Beam's listing takes it as a URL query); use \"*\"", glob)
+	}
+	bracket, star := strings.Index(glob, "["), strings.Index(glob, "*")
+	if bracket >= 0 && (star < 0 || bracket < star) {
+		return fmt.Errorf("lakeio: glob %q: \"[…]\" can only follow a \"*\" in gs:// globs (Beam lists by the prefix before the first \"*\")", glob)
+	}
+	return nil
+}

@@ -56,6 +56,9 @@ func (fn *matchFn) ProcessElement(ctx context.Context, spec matchSpec, emit func
 	if spec.Date != "" {
 		what = fmt.Sprintf("event date %s under %s", spec.Date, spec.Root)
 	}
+	if err := checkGCSGlob(spec.Glob); err != nil {
+		return err
+	}
 	fsys, err := filesystem.New(ctx, spec.Glob)
 	if err != nil {
 		return fmt.Errorf("lakeio: %s: %w", what, err)
@@ -108,7 +111,7 @@ func (fn *matchFn) ProcessElement(ctx context.Context, spec matchSpec, emit func
 	filesCounter.Inc(ctx, files)
 	bytesCounter.Inc(ctx, bytes)
 	if hidden > 0 || dirs > 0 {
-		log.Infof(ctx, "lakeio: %s: skipped %d hidden file(s) (names starting with '.' or '_') and %d director(y/ies)", what, hidden, dirs)
+		log.Infof(ctx, "lakeio: %s: skipped %d hidden file(s) (names starting with '.' or '_') and %d directories", what, hidden, dirs)
 	}
 	if files > 0 {
 		log.Infof(ctx, "lakeio: %s: %d file(s), %d bytes", what, files, bytes)
