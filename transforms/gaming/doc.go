@@ -44,4 +44,17 @@
 //
 // Sessions are computed over the events a run reads: a session that crosses
 // the end of the run's last day is cut there.
+//
+// # How batch computes them
+//
+// The batch input comes out of a run-wide deduplication, a GroupByKey in the
+// global window, after which element timestamps no longer carry event time
+// (Beam Go cannot choose a GroupByKey's output timestamp, and moving
+// timestamps back afterwards makes prism drop the elements as late). So in
+// batch every view keys on the events' EventTime field instead of using
+// Beam windows: CalculateTeamScores with Batch set keys on the epoch-aligned
+// fixed window as FixedWindows would assign it, and GameStatsDaily applies
+// the session-window merge rule to each user's sorted event times. The
+// results are exactly those of the windowed definitions above; the gaming
+// tests check them on a fixture, also after Dedupe.
 package gaming

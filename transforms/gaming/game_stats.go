@@ -2,12 +2,12 @@ package gaming
 
 import (
 	"reflect"
+	"slices"
 	"time"
 
 	"cloud.google.com/go/civil"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/typex"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/transforms/stats"
 	"github.com/railyard-dev/railyard/schemas"
@@ -29,21 +29,24 @@ const (
 // event time (transforms.WithEventTime).
 func GameStatsDaily(s beam.Scope, events beam.PCollection) beam.PCollection {
 	s = s.Scope("GameStatsDaily")
+	// Everything is keyed by fields of the events (their EventTime, not
+	// element timestamps), like CalculateTeamScores in batch mode, so the
+	// input may come straight out of a run-wide deduplication.
+	global := beam.WindowInto(s, window.NewGlobalWindows(), events)
 
 	// Spammers: per hour, each user's total (all teams) against the hour's
 	// mean. One GroupByKey by hour carries the per (user, team) partial sums,
 	// few per hour, so each hour is judged in one place.
-	partials := beam.CombinePerKey(s, addScoreCounts, beam.ParDo(s, keyByHourUserTeam, events))
+	partials := beam.CombinePerKey(s, addScoreCounts, beam.ParDo(s, keyByHourUserTeam, global))
 	byHour := beam.GroupByKey(s, beam.ParDo(s, rekeyByHour, partials))
 	teamSums, spammers := beam.ParDo2(s, judgeHour, byHour)
 	scores := beam.CombinePerKey(s, addScoreCounts, teamSums)
 	spammerCounts := stats.Count(s, beam.ParDo(s, dayTeamOfSpammer, stats.Count(s, spammers)))
 
-	// Sessions: Beam session windows per (team, user); each merged window
-	// is one session.
-	sessionEvents := beam.WindowInto(s, window.NewSessions(SessionGap), beam.ParDo(s, keyByTeamUser, events))
-	sessions := beam.ParDo(s, sessionLength, stats.Count(s, sessionEvents))
-	sessionStats := beam.CombinePerKey(s, addSessionStats, beam.WindowInto(s, window.NewGlobalWindows(), sessions))
+	// Sessions: per (team, user), the event times sorted and merged exactly
+	// as Beam merges session windows.
+	byUser := beam.GroupByKey(s, beam.ParDo(s, keyByTeamUser, global))
+	sessionStats := beam.CombinePerKey(s, addSessionStats, beam.ParDo(s, sessionsOf, byUser))
 
 	joined := beam.CoGroupByKey(s, scores, spammerCounts, sessionStats)
 	return beam.ParDo(s, toGameStats, joined)
@@ -99,8 +102,8 @@ func dayTeamOfSpammer(key string, _ int) string {
 	return joinKey(p[0], p[1])
 }
 
-func keyByTeamUser(e schemas.GameEvent) string {
-	return joinKey(e.Team, e.User)
+func keyByTeamUser(e schemas.GameEvent) (string, int64) {
+	return joinKey(e.Team, e.User), e.EventTime.UnixMilli()
 }
 
 // SessionStats sums session lengths.
@@ -113,13 +116,34 @@ func addSessionStats(a, b SessionStats) SessionStats {
 	return SessionStats{Sessions: a.Sessions + b.Sessions, Minutes: a.Minutes + b.Minutes}
 }
 
-// sessionLength turns one merged session window into its (day, team) and
-// length: the window runs from the first event to the last event plus the gap.
-func sessionLength(w typex.Window, key string, _ int) (string, SessionStats) {
-	iw := w.(window.IntervalWindow)
-	start, end := iw.Start.ToTime().UTC(), iw.End.ToTime().UTC()
+// sessionsOf splits one user's event times (ms) into sessions the way Beam
+// merges session windows: each event opens [t, t+gap), overlapping windows
+// merge, so a sorted event joins the current session when it comes before
+// the session's end (last event + gap). It emits per session its (day,
+// team) and its window's length.
+func sessionsOf(key string, times func(*int64) bool, emit func(string, SessionStats)) {
+	var ts []int64
+	var t int64
+	for times(&t) {
+		ts = append(ts, t)
+	}
+	slices.Sort(ts)
 	team := splitKey(key)[0]
-	return joinKey(start.Format(time.DateOnly), team), SessionStats{Sessions: 1, Minutes: end.Sub(start).Minutes()}
+	gap := SessionGap.Milliseconds()
+	flush := func(start, end int64) {
+		day := time.UnixMilli(start).UTC().Format(time.DateOnly)
+		emit(joinKey(day, team), SessionStats{Sessions: 1, Minutes: float64(end-start) / float64(time.Minute.Milliseconds())})
+	}
+	start, end := ts[0], ts[0]+gap
+	for _, t := range ts[1:] {
+		if t < end {
+			end = max(end, t+gap)
+			continue
+		}
+		flush(start, end)
+		start, end = t, t+gap
+	}
+	flush(start, end)
 }
 
 func toGameStats(key string, scores func(*ScoreCount) bool, spammers func(*int) bool, sessions func(*SessionStats) bool) schemas.GameStatsDaily {
@@ -159,9 +183,11 @@ func init() {
 	register.Emitter1[string]()
 	register.Iter1[userTeamSum]()
 	register.Function2x1(dayTeamOfSpammer)
-	register.Function1x1(keyByTeamUser)
+	register.Function1x2(keyByTeamUser)
 	register.Function2x1(addSessionStats)
-	register.Function3x2(sessionLength)
+	register.Function3x0(sessionsOf)
+	register.Iter1[int64]()
+	register.Emitter2[string, SessionStats]()
 	register.Function4x1(toGameStats)
 	register.Iter1[int]()
 	register.Iter1[SessionStats]()

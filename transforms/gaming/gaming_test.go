@@ -98,6 +98,15 @@ func TestCalculateTeamScoresBatch(t *testing.T) {
 	ptest.RunAndValidate(t, p)
 }
 
+func wantStats() []any {
+	redMean := math.Round((599.0/60+20)/5*1e6) / 1e6
+	return []any{
+		schemas.GameStatsDaily{Day: d1, Team: "red", Score: 24, Events: 3, SpammerUsers: 1, Sessions: 5, MeanSessionMinutes: redMean},
+		schemas.GameStatsDaily{Day: d1, Team: "blue", Score: 33, Events: 6, SpammerUsers: 0, Sessions: 6, MeanSessionMinutes: 5.5},
+		schemas.GameStatsDaily{Day: d2, Team: "blue", Score: 8, Events: 1, SpammerUsers: 0, Sessions: 0, MeanSessionMinutes: 0},
+	}
+}
+
 // roundMinutes makes float means comparable with passert.Equals.
 func roundMinutes(r schemas.GameStatsDaily) schemas.GameStatsDaily {
 	r.MeanSessionMinutes = math.Round(r.MeanSessionMinutes*1e6) / 1e6
@@ -110,12 +119,7 @@ func TestGameStatsDaily(t *testing.T) {
 	// Sessions: a [10:00, 10:09:59) 599 s, a [10:10, 10:15), b, p, q 5 min each.
 	// blue on day 1: c, d, r, s, t, z: 33; sessions 5×5 min + z [23:58, 00:06) 8 min.
 	// blue on day 2: z's 8 points; its session started on day 1.
-	redMean := math.Round((599.0/60+20)/5*1e6) / 1e6
-	passert.Equals(s, beam.ParDo(s, roundMinutes, GameStatsDaily(s, input(s))),
-		schemas.GameStatsDaily{Day: d1, Team: "red", Score: 24, Events: 3, SpammerUsers: 1, Sessions: 5, MeanSessionMinutes: redMean},
-		schemas.GameStatsDaily{Day: d1, Team: "blue", Score: 33, Events: 6, SpammerUsers: 0, Sessions: 6, MeanSessionMinutes: 5.5},
-		schemas.GameStatsDaily{Day: d2, Team: "blue", Score: 8, Events: 1, SpammerUsers: 0, Sessions: 0, MeanSessionMinutes: 0},
-	)
+	passert.Equals(s, beam.ParDo(s, roundMinutes, GameStatsDaily(s, input(s))), wantStats()...)
 	ptest.RunAndValidate(t, p)
 }
 
@@ -131,4 +135,20 @@ func TestJoinKeyRoundTrips(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestViewsAfterDedupe feeds the views the way the batch job does: out of a
+// run-wide Dedupe (a GroupByKey in the global window), with duplicates. The
+// views must not rely on element timestamps there.
+func TestViewsAfterDedupe(t *testing.T) {
+	p, s := beam.NewPipelineWithRoot()
+	var in []any
+	for _, e := range fixture() {
+		in = append(in, e, e) // every event twice
+	}
+	events := transforms.Dedupe(s, transforms.WithEventTime(s, beam.Create(s, in...)))
+	passert.Count(s, UserScoresDaily(s, events), "user rows", 11)
+	passert.Count(s, beam.WindowInto(s, window.NewGlobalWindows(), CalculateTeamScores(s, events, TeamScoreOptions{Batch: true})), "team rows", 6)
+	passert.Equals(s, beam.ParDo(s, roundMinutes, GameStatsDaily(s, events)), wantStats()...)
+	ptest.RunAndValidate(t, p)
 }

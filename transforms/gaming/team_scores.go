@@ -1,6 +1,7 @@
 package gaming
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -25,10 +26,14 @@ type TeamScoreOptions struct {
 	// LateDelay is the processing-time delay after the first late element
 	// before a LATE firing (default 10 min).
 	LateDelay time.Duration
-	// Batch computes the batch view instead: one final ON_TIME pane per
-	// window (Beam's default trigger) and processing_time set to the window
-	// end, so reruns write identical rows. The delays and lateness are
-	// ignored.
+	// Batch computes the batch view instead: exactly the rows of each
+	// window's final ON_TIME pane, with processing_time set to the window
+	// end so that reruns write identical rows. The delays and lateness are
+	// ignored. In batch the windows are computed from each event's
+	// EventTime field rather than from element timestamps, because the
+	// batch input comes out of a run-wide deduplication (a GroupByKey in the
+	// global window), after which element timestamps no longer carry event
+	// time, and re-stamping them earlier makes prism drop them as late.
 	Batch bool
 }
 
@@ -60,33 +65,58 @@ func (o TeamScoreOptions) withDefaults() TeamScoreOptions {
 func CalculateTeamScores(s beam.Scope, events beam.PCollection, opts TeamScoreOptions) beam.PCollection {
 	s = s.Scope("CalculateTeamScores")
 	opts = opts.withDefaults()
-	fixed := window.NewFixedWindows(opts.Window)
-	var windowed beam.PCollection
 	if opts.Batch {
-		windowed = beam.WindowInto(s, fixed, events)
-	} else {
-		windowed = beam.WindowInto(s, fixed, events,
-			beam.Trigger(trigger.AfterEndOfWindow().
-				EarlyFiring(trigger.AfterProcessingTime().PlusDelay(opts.EarlyDelay)).
-				LateFiring(trigger.AfterProcessingTime().PlusDelay(opts.LateDelay))),
-			beam.AllowedLateness(opts.AllowedLateness),
-			beam.PanesAccumulate(),
-		)
+		global := beam.WindowInto(s, window.NewGlobalWindows(), events)
+		keyed := beam.ParDo(s, &keyByWindowTeamFn{WindowMillis: opts.Window.Milliseconds()}, global)
+		return beam.ParDo(s, toOnTimeTeamScore, beam.CombinePerKey(s, addScoreCounts, keyed))
 	}
+	windowed := beam.WindowInto(s, window.NewFixedWindows(opts.Window), events,
+		beam.Trigger(trigger.AfterEndOfWindow().
+			EarlyFiring(trigger.AfterProcessingTime().PlusDelay(opts.EarlyDelay)).
+			LateFiring(trigger.AfterProcessingTime().PlusDelay(opts.LateDelay))),
+		beam.AllowedLateness(opts.AllowedLateness),
+		beam.PanesAccumulate(),
+	)
 	keyed := beam.ParDo(s, keyByTeam, windowed)
 	grouped := beam.GroupByKey(s, keyed)
-	return beam.ParDo(s, &teamScoreFn{Batch: opts.Batch}, grouped)
+	return beam.ParDo(s, teamScorePane, grouped)
+}
+
+// keyByWindowTeamFn keys an event by the epoch-aligned fixed window of its
+// event time (as Beam's FixedWindows assigns it) and its team.
+type keyByWindowTeamFn struct {
+	WindowMillis int64
+}
+
+func (fn *keyByWindowTeamFn) ProcessElement(e schemas.GameEvent) (string, ScoreCount) {
+	ms := e.EventTime.UnixMilli()
+	start := ms - ms%fn.WindowMillis
+	if ms < 0 && ms%fn.WindowMillis != 0 {
+		start -= fn.WindowMillis
+	}
+	return joinKey(strconv.FormatInt(start, 10), strconv.FormatInt(start+fn.WindowMillis, 10), e.Team), ScoreCount{Score: e.Score, Events: 1}
+}
+
+// toOnTimeTeamScore is the row of a window's final ON_TIME pane.
+func toOnTimeTeamScore(key string, total ScoreCount) schemas.TeamScore {
+	p := splitKey(key)
+	start, _ := strconv.ParseInt(p[0], 10, 64)
+	end, _ := strconv.ParseInt(p[1], 10, 64)
+	windowEnd := time.UnixMilli(end).UTC()
+	return schemas.TeamScore{
+		Team: p[2], Score: total.Score, Events: total.Events,
+		WindowStart: time.UnixMilli(start).UTC(), WindowEnd: windowEnd,
+		Timing: schemas.TimingOnTime, PaneIndex: 0, IsLast: true,
+		ProcessingTime: windowEnd,
+	}
 }
 
 func keyByTeam(e schemas.GameEvent) (string, ScoreCount) {
 	return e.Team, ScoreCount{Score: e.Score, Events: 1}
 }
 
-type teamScoreFn struct {
-	Batch bool
-}
-
-func (fn *teamScoreFn) ProcessElement(pane typex.PaneInfo, w typex.Window, team string, values func(*ScoreCount) bool) schemas.TeamScore {
+// teamScorePane is the row of one pane of a team's window.
+func teamScorePane(pane typex.PaneInfo, w typex.Window, team string, values func(*ScoreCount) bool) schemas.TeamScore {
 	var total ScoreCount
 	var sc ScoreCount
 	for values(&sc) {
@@ -101,12 +131,6 @@ func (fn *teamScoreFn) ProcessElement(pane typex.PaneInfo, w typex.Window, team 
 		PaneIndex:      pane.Index,
 		IsLast:         pane.IsLast,
 		ProcessingTime: time.Now().UTC(),
-	}
-	if fn.Batch {
-		// The single firing of the default trigger is the window's final,
-		// on-time result, whatever pane metadata the runner attaches.
-		row.Timing, row.PaneIndex, row.IsLast = schemas.TimingOnTime, 0, true
-		row.ProcessingTime = end
 	}
 	return row
 }
@@ -124,6 +148,8 @@ func paneTiming(p typex.PaneInfo) string {
 
 func init() {
 	register.Function1x2(keyByTeam)
-	register.DoFn4x1[typex.PaneInfo, typex.Window, string, func(*ScoreCount) bool, schemas.TeamScore](&teamScoreFn{})
+	register.Function4x1(teamScorePane)
+	register.DoFn1x2[schemas.GameEvent, string, ScoreCount](&keyByWindowTeamFn{})
+	register.Function2x1(toOnTimeTeamScore)
 	register.Iter1[ScoreCount]()
 }

@@ -5,6 +5,7 @@ import (
 
 	"cloud.google.com/go/civil"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/railyard-dev/railyard/schemas"
 )
@@ -13,7 +14,9 @@ import (
 // user and team, the total score and the event count.
 func UserScoresDaily(s beam.Scope, events beam.PCollection) beam.PCollection {
 	s = s.Scope("UserScoresDaily")
-	keyed := beam.ParDo(s, keyByDayUserTeam, events)
+	// One total per day whatever windows the input is in.
+	global := beam.WindowInto(s, window.NewGlobalWindows(), events)
+	keyed := beam.ParDo(s, keyByDayUserTeam, global)
 	sums := beam.CombinePerKey(s, addScoreCounts, keyed)
 	return beam.ParDo(s, toUserScoreDaily, sums)
 }

@@ -1,0 +1,237 @@
+package batchjob
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/civil"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/railyard-dev/railyard/internal/cliflags"
+	"github.com/railyard-dev/railyard/runners"
+	"github.com/railyard-dev/railyard/schemas"
+	"github.com/railyard-dev/railyard/schemas/catalog"
+	"github.com/railyard-dev/railyard/transforms"
+	"github.com/railyard-dev/railyard/transforms/bqsink"
+	"github.com/railyard-dev/railyard/transforms/gaming"
+	"github.com/railyard-dev/railyard/transforms/lakeio"
+)
+
+// pipelineName labels the job's dead letters and ledger rows.
+const pipelineName = "batch"
+
+// view is one batch view the job can recompute.
+type view struct {
+	Name            string // --views name
+	Table           string // catalog reference
+	PartitionColumn string
+	Build           func(s beam.Scope, events beam.PCollection) beam.PCollection
+}
+
+var views = []view{
+	{"user_scores_daily", catalog.TableUserScoresDaily, "day", gaming.UserScoresDaily},
+	{"team_scores_hourly", catalog.TableTeamScoresHourly, "window_start", func(s beam.Scope, events beam.PCollection) beam.PCollection {
+		return gaming.CalculateTeamScores(s, events, gaming.TeamScoreOptions{Batch: true})
+	}},
+	{"game_stats_daily", catalog.TableGameStatsDaily, "day", gaming.GameStatsDaily},
+}
+
+// ViewNames are the views the job can recompute, for --views.
+func ViewNames() []string {
+	names := make([]string, len(views))
+	for i, v := range views {
+		names[i] = v.Name
+	}
+	return names
+}
+
+// Config is the batch job's command line.
+type Config struct {
+	Lake  string
+	Date  string
+	To    string
+	Views string
+	RunID string
+	BQ    cliflags.BigQuery
+}
+
+// Register adds the job's flags to fs.
+func (c *Config) Register(fs *flag.FlagSet) {
+	fs.StringVar(&c.Lake, "lake", "", "lake root: a local directory or gs://BUCKET/PREFIX (required)")
+	fs.StringVar(&c.Date, "date", "", "first event date to recompute, YYYY-MM-DD (required)")
+	fs.StringVar(&c.To, "to", "", "last event date to recompute, YYYY-MM-DD (default: --date)")
+	fs.StringVar(&c.Views, "views", strings.Join(ViewNames(), ","), "comma-separated views to recompute")
+	fs.StringVar(&c.RunID, "run_id", "", "identifier of this run in ops.batch_runs and ops.dead_letters (default: batch-<date>-<start time>)")
+	c.BQ.Register(fs)
+}
+
+// plan is a validated config.
+type plan struct {
+	Config
+	From, Through civil.Date
+	Dates         []civil.Date
+	Views         []view
+	Catalog       catalog.Catalog
+	Start         time.Time
+}
+
+func (c Config) plan(now time.Time) (plan, error) {
+	var errs []error
+	p := plan{Config: c, Start: now.UTC()}
+	if c.Lake == "" {
+		errs = append(errs, errors.New("--lake is required (a local directory or gs://BUCKET/PREFIX)"))
+	}
+	var err error
+	if p.From, err = civil.ParseDate(c.Date); err != nil {
+		errs = append(errs, fmt.Errorf("--date %q is not a YYYY-MM-DD date", c.Date))
+	}
+	p.Through = p.From
+	if c.To != "" {
+		if p.Through, err = civil.ParseDate(c.To); err != nil {
+			errs = append(errs, fmt.Errorf("--to %q is not a YYYY-MM-DD date", c.To))
+		}
+	}
+	if p.From.IsValid() && p.Through.IsValid() {
+		if p.Dates, err = lakeio.Dates(p.From, p.Through); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, name := range strings.Split(c.Views, ",") {
+		name = strings.TrimSpace(name)
+		i := slices.IndexFunc(views, func(v view) bool { return v.Name == name })
+		if i < 0 {
+			errs = append(errs, fmt.Errorf("--views: unknown view %q (known: %s)", name, strings.Join(ViewNames(), ", ")))
+			continue
+		}
+		p.Views = append(p.Views, views[i])
+	}
+	if err := c.BQ.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if p.RunID == "" {
+		p.RunID = fmt.Sprintf("batch-%s-%s", c.Date, p.Start.Format("20060102T150405.000Z"))
+	}
+	p.Catalog = c.BQ.Catalog()
+	return p, errors.Join(errs...)
+}
+
+func (p plan) sinkConfig(table string) bqsink.Config {
+	return bqsink.Config{
+		Project: p.BQ.Project, Endpoint: p.BQ.Endpoint, Table: p.Catalog.TableID(table),
+		Pipeline: pipelineName, RunID: p.RunID,
+	}
+}
+
+// Metric names the job adds: rows written per table and partition, and
+// dead letters written.
+const (
+	metricRowsWrittenPrefix = "rows_written/"
+	metricDeadLetters       = "dead_letters_written"
+)
+
+// build constructs the batch pipeline: lake → parse → dedupe → views →
+// partition replace, with every reject to ops.dead_letters. View rows are
+// re-windowed into the global window before the sink: a partition replace
+// commits once, after all of the run's rows, whatever windows computed them.
+func (p plan) build() *beam.Pipeline {
+	pipeline, s := beam.NewPipelineWithRoot()
+	raws := lakeio.ReadRange(s, p.Lake, p.From, p.Through)
+	events, dead := transforms.Parse(s, raws, transforms.ParseOptions{
+		Pipeline: pipelineName, RunID: p.RunID, Now: p.Start,
+		From: p.From.In(time.UTC), To: p.Through.In(time.UTC), CountLakeDates: true,
+	})
+	unique := transforms.Dedupe(s, events)
+
+	deadLetters := []beam.PCollection{dead}
+	for _, v := range p.Views {
+		vs := s.Scope(v.Name)
+		res := bqsink.ReplacePartitions(vs, bqsink.ReplaceConfig{
+			Config:          p.sinkConfig(v.Table),
+			PartitionColumn: v.PartitionColumn,
+			Partitions:      p.Dates,
+			OnEmulator:      p.BQ.OnEmulator(),
+		}, beam.WindowInto(vs, window.NewGlobalWindows(), v.Build(vs, unique)))
+		beam.ParDo0(vs, countRowsWritten, res.Written)
+		deadLetters = append(deadLetters, res.DeadLetters)
+	}
+	allDead := beam.Flatten(s, deadLetters...)
+	written := bqsink.Append(s, bqsink.AppendConfig{Config: p.sinkConfig(catalog.TableDeadLetters)},
+		beam.ParDo(s, bqsink.DeadLetterInsertID, allDead))
+	beam.ParDo0(s, countDeadLettersWritten, written.Written)
+	// A dead letter that cannot be written either fails the run: there is
+	// nowhere left to keep it.
+	beam.ParDo0(s, failOnUnwritableDeadLetter, written.DeadLetters)
+	return pipeline
+}
+
+func countRowsWritten(ctx context.Context, c bqsink.PartitionCount) {
+	beam.NewCounter(transforms.MetricsNamespace, metricRowsWrittenPrefix+c.Table+"/"+c.Partition).Inc(ctx, c.Rows)
+}
+
+var deadLettersWritten = beam.NewCounter(transforms.MetricsNamespace, metricDeadLetters)
+
+func countDeadLettersWritten(ctx context.Context, c bqsink.PartitionCount) {
+	deadLettersWritten.Inc(ctx, c.Rows)
+}
+
+func failOnUnwritableDeadLetter(d schemas.DeadLetter) error {
+	return fmt.Errorf("dead letter from %s (%s) could not be written to ops.dead_letters: %s: %s", d.Source, d.Reason, d.Reason, d.Detail)
+}
+
+func init() {
+	register.Function2x0(countRowsWritten)
+	register.Function2x0(countDeadLettersWritten)
+	register.Function1x1(failOnUnwritableDeadLetter)
+}
+
+// Run executes the job on the runner the flags select and writes its
+// ledger; out receives the progress and the reconciliation. It returns an
+// error when the run failed or did not reconcile.
+func Run(ctx context.Context, cfg Config, out io.Writer) (Reconciliation, error) {
+	p, err := cfg.plan(time.Now())
+	if err != nil {
+		return Reconciliation{}, err
+	}
+	fmt.Fprintf(out, "batch run %s: lake %s, dates %s..%s, views %s, runner %s\n",
+		p.RunID, p.Lake, p.From, p.Through, strings.Join(ViewNames(), ","), runners.RunnerName())
+	if err := lakeio.CheckRoot(ctx, p.Lake); err != nil {
+		return Reconciliation{}, err
+	}
+	res, runErr := runners.Run(ctx, p.build(), runners.Batch)
+	end := time.Now().UTC()
+	c := counters(res)
+	rows := map[string]int64{}
+	for name, v := range c {
+		if k, ok := strings.CutPrefix(name, metricRowsWrittenPrefix); ok {
+			rows[strings.Replace(k, "/", " ", 1)] = v
+		}
+	}
+	rec := reconcile(c, rows, c[metricDeadLetters])
+	if runErr == nil {
+		rec.Print(out)
+	}
+	status := schemas.RunSucceeded
+	if runErr != nil || !rec.OK() {
+		status = schemas.RunFailed
+	}
+	ledgerErr := writeLedger(ctx, p, c, end, status)
+	switch {
+	case runErr != nil:
+		return rec, errors.Join(fmt.Errorf("batch run %s failed: %w", p.RunID, runErr), ledgerErr)
+	case !rec.OK():
+		return rec, errors.Join(fmt.Errorf("batch run %s did not reconcile: %s", p.RunID, strings.Join(rec.Problems, "; ")), ledgerErr)
+	case ledgerErr != nil:
+		return rec, ledgerErr
+	}
+	fmt.Fprintf(out, "batch run %s succeeded in %s; ledger: %d row(s) in %s\n",
+		p.RunID, end.Sub(p.Start).Round(time.Millisecond), len(p.Views)*len(p.Dates), p.Catalog.TableID(catalog.TableBatchRuns))
+	return rec, nil
+}
