@@ -9,8 +9,10 @@ import (
 // Registering the row types lets Beam encode them with schema coders and
 // resolve them without reflection fallbacks on remote workers.
 func init() {
+	// GameEvent is the type that flows in volume: a compact binary coder
+	// instead of a schema row.
+	beam.RegisterCoder(reflect.TypeOf((*GameEvent)(nil)).Elem(), encodeEvent, decodeEvent)
 	for _, t := range []reflect.Type{
-		reflect.TypeOf((*GameEvent)(nil)).Elem(),
 		reflect.TypeOf((*UserScore)(nil)).Elem(),
 		reflect.TypeOf((*TeamScore)(nil)).Elem(),
 		reflect.TypeOf((*DeadLetter)(nil)).Elem(),

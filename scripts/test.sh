@@ -70,6 +70,7 @@ go test -count=1 -p 2 -timeout 30m ./...
 if [ "$quick" = 0 ]; then
   step "fuzzing the event decoder for 20s (seed corpus in schemas/testdata/fuzz)"
   go test -run '^$' -fuzz '^FuzzDecodeLine$' -fuzztime 20s ./schemas
+  go test -run '^$' -fuzz '^FuzzReadEvent$' -fuzztime 10s ./schemas
 fi
 
 step "all tests passed"

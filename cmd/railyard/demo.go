@@ -9,19 +9,24 @@ import (
 	"strings"
 	"time"
 
+	"cloud.google.com/go/civil"
 	"cloud.google.com/go/storage"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/klauspost/compress/gzip"
 	"github.com/spf13/cobra"
 	"google.golang.org/api/iterator"
 
+	"github.com/railyard-dev/railyard/internal/batchjob"
 	"github.com/railyard-dev/railyard/internal/cliflags"
 	"github.com/railyard-dev/railyard/internal/gen"
 	"github.com/railyard-dev/railyard/internal/localstack"
+	"github.com/railyard-dev/railyard/schemas/catalog"
 )
 
 const (
 	demoBucket     = "railyard-lake"
 	demoLakePrefix = "lake"
+	demoSteps      = 5
 )
 
 type demoFlags struct {
@@ -42,7 +47,9 @@ func newDemoCommand() *cobra.Command {
 		Long: `demo starts the local stack (pstest for Pub/Sub, fake-gcs-server for Cloud
 Storage, goccy's BigQuery emulator), applies the catalog to the emulator,
 generates synthetic game events into the lake on the Cloud Storage stand-in,
-reads the lake back to check that every generated line landed, and stops.
+reads the lake back to check that every generated line landed, runs the batch
+layer (pipelines/batch, on prism) over the generated days into the emulator,
+prints its reconciliation and the top teams, and stops.
 
 The first run builds the BigQuery emulator (needs clang; ≈9 minutes on 2 cores);
 later runs reuse the cached binary and take seconds. With --keep the stack
@@ -66,7 +73,7 @@ func runDemo(cmd *cobra.Command, f *demoFlags) error {
 	out, errw := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	began := time.Now()
 	step := func(n int, format string, args ...any) {
-		fmt.Fprintf(out, "\n[%d/4] %s (%s)\n", n, fmt.Sprintf(format, args...), time.Since(began).Round(time.Millisecond))
+		fmt.Fprintf(out, "\n[%d/%d] %s (%s)\n", n, demoSteps, fmt.Sprintf(format, args...), time.Since(began).Round(time.Millisecond))
 	}
 
 	step(1, "starting the local stack: Pub/Sub, Cloud Storage, BigQuery emulator")
@@ -126,6 +133,20 @@ func runDemo(cmd *cobra.Command, f *demoFlags) error {
 	}
 	fmt.Fprintf(out, "reconciled: lines %d = valid unique %d + duplicates %d + invalid %d\n",
 		res.Summary.Lines, res.Summary.ValidUnique, res.Summary.Duplicates, res.Summary.Invalid)
+
+	from := civil.DateOf(cfg.Start)
+	to := civil.DateOf(g.Config().End().Add(-time.Nanosecond))
+	step(5, "batch layer: recomputing %s..%s from the lake on prism into the emulator", from, to)
+	beam.Init()
+	if _, err := batchjob.Run(ctx, batchjob.Config{
+		Lake: root, Date: from.String(), To: to.String(),
+		Views: strings.Join(batchjob.ViewNames(), ","), BQ: bq,
+	}, out); err != nil {
+		return err
+	}
+	if err := printTopTeams(ctx, out, bq, from); err != nil {
+		return err
+	}
 	fmt.Fprintf(out, "\ndemo complete in %s\n", time.Since(began).Round(time.Millisecond))
 
 	if f.keep {
@@ -190,5 +211,38 @@ func countGzipLines(ctx context.Context, obj *storage.ObjectHandle) (int64, erro
 		default:
 			return 0, err
 		}
+	}
+}
+
+// printTopTeams shows what the batch layer wrote: the day's top teams,
+// summed from batch.team_scores_hourly in the emulator.
+func printTopTeams(ctx context.Context, out io.Writer, bq cliflags.BigQuery, day civil.Date) error {
+	client, err := bq.Client(ctx)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	table := bq.Catalog().TableID(catalog.TableTeamScoresHourly)
+	q := client.Query(fmt.Sprintf("SELECT team, SUM(score) AS score, SUM(events) AS events FROM %s "+
+		"WHERE DATE(window_start) = '%s' GROUP BY team ORDER BY score DESC LIMIT 5", table, day))
+	it, err := q.Read(ctx)
+	if err != nil {
+		return fmt.Errorf("querying %s: %w", table, err)
+	}
+	fmt.Fprintf(out, "\ntop teams on %s (SELECT … FROM %s):\n", day, table)
+	for {
+		var row struct {
+			Team   string `bigquery:"team"`
+			Score  int64  `bigquery:"score"`
+			Events int64  `bigquery:"events"`
+		}
+		err := it.Next(&row)
+		if errors.Is(err, iterator.Done) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "  %-28s %10d points %8d events\n", row.Team, row.Score, row.Events)
 	}
 }

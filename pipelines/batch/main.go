@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/railyard-dev/railyard/internal/batchjob"
@@ -39,7 +40,22 @@ Flags:
 		fmt.Fprintln(os.Stderr, "batch:", err)
 		os.Exit(2)
 	}
+	if path := os.Getenv("RAILYARD_CPUPROFILE"); path != "" {
+		// Profiling aid for benchmarks: the whole run, prism included (it runs
+		// in this process).
+		f, err := os.Create(path)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "batch:", err)
+			os.Exit(2)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "batch:", err)
+			os.Exit(2)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if _, err := batchjob.Run(context.Background(), cfg, os.Stdout); err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "batch:", err)
 		os.Exit(1)
 	}

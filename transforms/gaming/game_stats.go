@@ -1,6 +1,7 @@
 package gaming
 
 import (
+	"cmp"
 	"reflect"
 	"slices"
 	"time"
@@ -43,10 +44,12 @@ func GameStatsDaily(s beam.Scope, events beam.PCollection) beam.PCollection {
 	scores := beam.CombinePerKey(s, addScoreCounts, teamSums)
 	spammerCounts := stats.Count(s, beam.ParDo(s, dayTeamOfSpammer, stats.Count(s, spammers)))
 
-	// Sessions: per (team, user), the event times sorted and merged exactly
-	// as Beam merges session windows.
-	byUser := beam.GroupByKey(s, beam.ParDo(s, keyByTeamUser, global))
-	sessionStats := beam.CombinePerKey(s, addSessionStats, beam.ParDo(s, sessionsOf, byUser))
+	// Sessions: per (team, user), session windows merged exactly as Beam
+	// merges them, in a lifted combine whose accumulator is the merged
+	// intervals, so a bundle sends one short list per user rather than one
+	// element per event.
+	sessionWindows := beam.CombinePerKey(s, &sessionsFn{GapMillis: SessionGap.Milliseconds()}, beam.ParDo(s, keyByTeamUser, global))
+	sessionStats := beam.CombinePerKey(s, addSessionStats, beam.ParDo(s, sessionsOf, sessionWindows))
 
 	joined := beam.CoGroupByKey(s, scores, spammerCounts, sessionStats)
 	return beam.ParDo(s, toGameStats, joined)
@@ -116,34 +119,61 @@ func addSessionStats(a, b SessionStats) SessionStats {
 	return SessionStats{Sessions: a.Sessions + b.Sessions, Minutes: a.Minutes + b.Minutes}
 }
 
-// sessionsOf splits one user's event times (ms) into sessions the way Beam
-// merges session windows: each event opens [t, t+gap), overlapping windows
-// merge, so a sorted event joins the current session when it comes before
-// the session's end (last event + gap). It emits per session its (day,
-// team) and its window's length.
-func sessionsOf(key string, times func(*int64) bool, emit func(string, SessionStats)) {
-	var ts []int64
-	var t int64
-	for times(&t) {
-		ts = append(ts, t)
+// Interval is a session window [Start, End) in Unix milliseconds.
+type Interval struct {
+	Start int64 `beam:"start"`
+	End   int64 `beam:"end"`
+}
+
+// Sessions are a user's merged session windows, sorted by start.
+type Sessions struct {
+	Windows []Interval `beam:"windows"`
+}
+
+// sessionsFn merges session windows as Beam's Sessions window function
+// does: each event opens [t, t+gap) and windows that overlap merge.
+type sessionsFn struct {
+	GapMillis int64
+}
+
+func (*sessionsFn) CreateAccumulator() Sessions { return Sessions{} }
+
+func (fn *sessionsFn) AddInput(a Sessions, t int64) Sessions {
+	return Sessions{Windows: mergeWindows(append(a.Windows, Interval{Start: t, End: t + fn.GapMillis}))}
+}
+
+func (*sessionsFn) MergeAccumulators(a, b Sessions) Sessions {
+	return Sessions{Windows: mergeWindows(append(a.Windows, b.Windows...))}
+}
+
+func (*sessionsFn) ExtractOutput(a Sessions) Sessions { return a }
+
+// mergeWindows sorts windows by start and merges the overlapping ones.
+func mergeWindows(ws []Interval) []Interval {
+	if len(ws) < 2 {
+		return ws
 	}
-	slices.Sort(ts)
-	team := splitKey(key)[0]
-	gap := SessionGap.Milliseconds()
-	flush := func(start, end int64) {
-		day := time.UnixMilli(start).UTC().Format(time.DateOnly)
-		emit(joinKey(day, team), SessionStats{Sessions: 1, Minutes: float64(end-start) / float64(time.Minute.Milliseconds())})
-	}
-	start, end := ts[0], ts[0]+gap
-	for _, t := range ts[1:] {
-		if t < end {
-			end = max(end, t+gap)
+	slices.SortFunc(ws, func(a, b Interval) int { return cmp.Compare(a.Start, b.Start) })
+	out := ws[:1]
+	for _, w := range ws[1:] {
+		last := &out[len(out)-1]
+		if w.Start < last.End {
+			last.End = max(last.End, w.End)
 			continue
 		}
-		flush(start, end)
-		start, end = t, t+gap
+		out = append(out, w)
 	}
-	flush(start, end)
+	return out
+}
+
+// sessionsOf emits, per session of one user, its (day, team) and length.
+// A session belongs to the day of its first event.
+func sessionsOf(key string, ss Sessions, emit func(string, SessionStats)) {
+	team := splitKey(key)[0]
+	for _, w := range ss.Windows {
+		day := time.UnixMilli(w.Start).UTC().Format(time.DateOnly)
+		emit(joinKey(day, team), SessionStats{Sessions: 1, Minutes: float64(w.End-w.Start) / float64(time.Minute.Milliseconds())})
+	}
 }
 
 func toGameStats(key string, scores func(*ScoreCount) bool, spammers func(*int) bool, sessions func(*SessionStats) bool) schemas.GameStatsDaily {
@@ -186,7 +216,8 @@ func init() {
 	register.Function1x2(keyByTeamUser)
 	register.Function2x1(addSessionStats)
 	register.Function3x0(sessionsOf)
-	register.Iter1[int64]()
+	beam.RegisterType(reflect.TypeOf((*Sessions)(nil)).Elem())
+	register.Combiner2[Sessions, int64](&sessionsFn{})
 	register.Emitter2[string, SessionStats]()
 	register.Function4x1(toGameStats)
 	register.Iter1[int]()

@@ -2,6 +2,7 @@ package gaming
 
 import (
 	"math"
+	"reflect"
 	"testing"
 	"time"
 
@@ -151,4 +152,24 @@ func TestViewsAfterDedupe(t *testing.T) {
 	passert.Count(s, beam.WindowInto(s, window.NewGlobalWindows(), CalculateTeamScores(s, events, TeamScoreOptions{Batch: true})), "team rows", 6)
 	passert.Equals(s, beam.ParDo(s, roundMinutes, GameStatsDaily(s, events)), wantStats()...)
 	ptest.RunAndValidate(t, p)
+}
+
+func TestMergeWindows(t *testing.T) {
+	gap := SessionGap.Milliseconds()
+	w := func(start int64) Interval { return Interval{Start: start, End: start + gap} }
+	got := mergeWindows([]Interval{w(10 * gap), w(0), w(gap - 1), w(2*gap - 1), w(3 * gap)})
+	// [0,g) and [g-1,2g-1) overlap and merge; [2g-1,3g-1) only touches the
+	// merged window, so it is a session of its own (as in Beam).
+	want := []Interval{{0, 2*gap - 1}, {2*gap - 1, 3*gap - 1}, {3 * gap, 4 * gap}, {10 * gap, 11 * gap}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("mergeWindows = %v, want %v", got, want)
+	}
+	fn := &sessionsFn{GapMillis: gap}
+	// Merging partial accumulators gives the same windows in any order.
+	a := fn.AddInput(fn.AddInput(fn.CreateAccumulator(), 0), 3*gap)
+	b := fn.AddInput(fn.CreateAccumulator(), 2*gap-1)
+	c := fn.AddInput(fn.CreateAccumulator(), gap-1)
+	if x, y := fn.MergeAccumulators(fn.MergeAccumulators(a, b), c), fn.MergeAccumulators(c, fn.MergeAccumulators(b, a)); !reflect.DeepEqual(x, y) || len(x.Windows) != 3 {
+		t.Fatalf("merge order matters: %v vs %v", x, y)
+	}
 }
