@@ -30,6 +30,8 @@ if [ "$(printf '%s\n%s\n' "$need_go" "$have_go" | sort -V | head -1)" != "$need_
 fi
 missing=()
 command -v clang >/dev/null || missing+=(clang)          # the BigQuery emulator's go-zetasql
+command -v shellcheck >/dev/null || missing+=(shellcheck) # runners' test lints the job-server scripts
+command -v curl >/dev/null || missing+=(curl)             # the job-server script test downloads from a loopback server
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing ${missing[*]} with apt-get"
@@ -40,7 +42,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
 fi
-echo "go ${have_go}, $(clang --version | head -1)"
+echo "go ${have_go}, $(clang --version | head -1), shellcheck $(shellcheck --version | sed -n 's/^version: //p')"
 
 step "fetching modules"
 go mod download
@@ -66,6 +68,9 @@ fi
 step "go test"
 # -p 2: two cores; each package that needs BigQuery starts its own emulator.
 go test -count=1 -p 2 -timeout 30m ./...
+
+step "tools/bench: DuckDB's views agree with the plain-Go reference (own module, cgo)"
+(cd tools/bench && go vet ./... && CGO_ENABLED=1 go test -count=1 -timeout 20m ./...)
 
 if [ "$quick" = 0 ]; then
   step "fuzzing the event decoder for 20s (seed corpus in schemas/testdata/fuzz)"
