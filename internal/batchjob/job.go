@@ -156,7 +156,9 @@ func (p plan) sinkConfig(table string) bqsink.Config {
 }
 
 // Metric names the job adds: rows written per table and partition, and
-// dead letters written.
+// dead letters written. With the BigQuery sink the reconciliation and the
+// ledger count the destination instead (destinationCounts); the metrics
+// serve --sink=discard and the runner's own monitoring.
 const (
 	metricRowsWrittenPrefix = "rows_written/"
 	metricDeadLetters       = "dead_letters_written"
@@ -272,21 +274,28 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Reconciliation, error)
 			rows[strings.Replace(k, "/", " ", 1)] = v
 		}
 	}
-	rec := reconcile(c, rows, c[metricDeadLetters])
-	if runErr == nil {
+	deadWritten := c[metricDeadLetters]
+	var countErr error
+	if runErr == nil && p.Sink == SinkBigQuery {
+		rows, deadWritten, countErr = destinationCounts(ctx, p)
+	}
+	rec := reconcile(c, rows, deadWritten)
+	if runErr == nil && countErr == nil {
 		rec.Print(out)
 	}
 	status := schemas.RunSucceeded
-	if runErr != nil || !rec.OK() {
+	if runErr != nil || countErr != nil || !rec.OK() {
 		status = schemas.RunFailed
 	}
 	var ledgerErr error
 	if p.Sink == SinkBigQuery {
-		ledgerErr = writeLedger(ctx, p, c, end, status)
+		ledgerErr = writeLedger(ctx, p, c, rows, end, status)
 	}
 	switch {
 	case runErr != nil:
 		return rec, errors.Join(fmt.Errorf("batch run %s failed: %w", p.RunID, runErr), ledgerErr)
+	case countErr != nil:
+		return rec, errors.Join(fmt.Errorf("batch run %s: counting what it wrote: %w", p.RunID, countErr), ledgerErr)
 	case !rec.OK():
 		return rec, errors.Join(fmt.Errorf("batch run %s did not reconcile: %s", p.RunID, strings.Join(rec.Problems, "; ")), ledgerErr)
 	case ledgerErr != nil:

@@ -15,7 +15,7 @@ import (
 )
 
 // ledgerRows are the run's ops.batch_runs rows: one per view and date.
-func ledgerRows(p plan, c map[string]int64, end time.Time, status string) []schemas.BatchRun {
+func ledgerRows(p plan, c map[string]int64, rowsWritten map[string]int64, end time.Time, status string) []schemas.BatchRun {
 	var rows []schemas.BatchRun
 	for _, v := range p.Views {
 		for _, d := range p.Dates {
@@ -27,7 +27,7 @@ func ledgerRows(p plan, c map[string]int64, end time.Time, status string) []sche
 				StartTime:   p.Start,
 				EndTime:     end,
 				InputEvents: c[transforms.MetricLakeDateLines+date],
-				RowsWritten: c[metricRowsWrittenPrefix+p.Catalog.TableID(v.Table)+"/"+date],
+				RowsWritten: rowsWritten[p.Catalog.TableID(v.Table)+" "+date],
 				DeadLetters: c[transforms.MetricLakeDateDeadLetters+date],
 				Status:      status,
 			})
@@ -38,7 +38,7 @@ func ledgerRows(p plan, c map[string]int64, end time.Time, status string) []sche
 
 // writeLedger appends the run's ledger rows, with insert IDs derived from
 // run, view and partition so a retried insert does not add a row twice.
-func writeLedger(ctx context.Context, p plan, c map[string]int64, end time.Time, status string) error {
+func writeLedger(ctx context.Context, p plan, c map[string]int64, rowsWritten map[string]int64, end time.Time, status string) error {
 	client, err := p.BQ.Client(ctx)
 	if err != nil {
 		return fmt.Errorf("ledger: %w", err)
@@ -47,7 +47,7 @@ func writeLedger(ctx context.Context, p plan, c map[string]int64, end time.Time,
 	ds, table := splitID(p.Catalog.TableID(catalog.TableBatchRuns))
 	ins := client.Dataset(ds).Table(table).Inserter()
 	var savers []*bigquery.StructSaver
-	for _, r := range ledgerRows(p, c, end, status) {
+	for _, r := range ledgerRows(p, c, rowsWritten, end, status) {
 		savers = append(savers, &bigquery.StructSaver{Struct: r, InsertID: bqsink.InsertID(r.RunID, r.View, r.Partition)})
 	}
 	attemptCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
@@ -61,4 +61,53 @@ func writeLedger(ctx context.Context, p plan, c map[string]int64, end time.Time,
 func splitID(id string) (dataset, table string) {
 	dataset, table, _ = strings.Cut(id, ".")
 	return dataset, table
+}
+
+// destinationCounts counts, after the run, what the run left in BigQuery:
+// each view's rows per owned date and the run's dead letters. Reading the
+// destination rather than trusting end-of-job metrics matters: counters
+// updated by a pipeline's last stages have been seen to come back short
+// from prism when the job completes.
+func destinationCounts(ctx context.Context, p plan) (rows map[string]int64, dead int64, err error) {
+	client, err := p.BQ.Client(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer client.Close()
+	count := func(sql string, params ...bigquery.QueryParameter) (int64, error) {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		q := client.Query(sql)
+		q.Parameters = params
+		it, err := q.Read(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", sql, err)
+		}
+		var row struct {
+			N int64 `bigquery:"n"`
+		}
+		if err := it.Next(&row); err != nil {
+			return 0, fmt.Errorf("%s: %w", sql, err)
+		}
+		return row.N, nil
+	}
+	rows = map[string]int64{}
+	for _, v := range p.Views {
+		table := p.Catalog.TableID(v.Table)
+		expr := v.PartitionColumn
+		if v.PartitionColumn == "window_start" {
+			expr = "DATE(window_start)"
+		}
+		for _, d := range p.Dates {
+			n, err := count(fmt.Sprintf("SELECT COUNT(*) AS n FROM `%s` WHERE %s = @day", table, expr),
+				bigquery.QueryParameter{Name: "day", Value: d})
+			if err != nil {
+				return nil, 0, err
+			}
+			rows[table+" "+d.String()] = n
+		}
+	}
+	dead, err = count(fmt.Sprintf("SELECT COUNT(*) AS n FROM `%s` WHERE run_id = @run", p.Catalog.TableID(catalog.TableDeadLetters)),
+		bigquery.QueryParameter{Name: "run", Value: p.RunID})
+	return rows, dead, err
 }
