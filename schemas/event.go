@@ -18,8 +18,8 @@ type GameEvent struct {
 	Team          string    `json:"team" beam:"team" bigquery:"team" desc:"Team the player belonged to when scoring."`
 	Score         int64     `json:"score" beam:"score" bigquery:"score" desc:"Points scored, 0..1000000."`
 	EventTime     time.Time `json:"event_time" beam:"event_time" bigquery:"event_time" desc:"When the event happened on the device (event time, UTC)."`
-	Platform      string    `json:"platform,omitempty" beam:"platform" bigquery:"platform" desc:"Client platform, if reported."`
-	SchemaVersion int64     `json:"schema_version" beam:"schema_version" bigquery:"schema_version" desc:"Wire schema version of the event."`
+	Platform      string    `json:"platform,omitempty" beam:"platform" bigquery:"platform" bqmode:"NULLABLE" desc:"Client platform, if reported."`
+	SchemaVersion int64     `json:"schema_version" beam:"schema_version" bigquery:"schema_version" bqmode:"NULLABLE" desc:"Wire schema version of the event; 1 when absent."`
 }
 
 // Validation limits. They are part of the contract with game clients.

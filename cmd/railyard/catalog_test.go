@@ -110,3 +110,20 @@ func TestDemo(t *testing.T) {
 		t.Log(out)
 	}
 }
+
+// TestDataDictionaryIsCurrent keeps docs/data-dictionary.md in step with the
+// catalog; regenerate it with
+// `go run ./cmd/railyard catalog docs --out docs/data-dictionary.md`.
+func TestDataDictionaryIsCurrent(t *testing.T) {
+	want, err := catalog.Default().Docs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile("../../docs/data-dictionary.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want {
+		t.Fatal("docs/data-dictionary.md is stale: run go run ./cmd/railyard catalog docs --out docs/data-dictionary.md")
+	}
+}
