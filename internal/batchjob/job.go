@@ -180,7 +180,7 @@ func (p plan) build() *beam.Pipeline {
 	if p.Sink == SinkDiscard {
 		for _, v := range p.Views {
 			vs := s.Scope(v.Name)
-			beam.ParDo0(vs, &countRowsFn{Table: p.Catalog.TableID(v.Table), PartitionColumn: v.PartitionColumn}, v.Build(vs, unique))
+			beam.ParDo0(vs, &countRowsFn{Table: p.Catalog.TableID(v.Table)}, v.Build(vs, unique))
 		}
 		beam.ParDo0(s, countDiscardedDeadLetter, dead)
 		return pipeline
@@ -224,7 +224,7 @@ func failOnUnwritableDeadLetter(d schemas.DeadLetter) error {
 // countRowsFn counts a view's rows per partition without writing them
 // (--sink=discard), under the same counter names the sink path uses.
 type countRowsFn struct {
-	Table, PartitionColumn string
+	Table string
 }
 
 func (fn *countRowsFn) ProcessElement(ctx context.Context, row beam.X) {
