@@ -142,42 +142,9 @@ server_args=(
 	${extra_args[@]+"${extra_args[@]}"}
 )
 
-docker_ready() {
-	command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1
-}
-
-resolve_java() {
-	if [[ -n $java_bin ]]; then
-		:
-	elif [[ -n ${JAVA_HOME:-} && -x $JAVA_HOME/bin/java ]]; then
-		java_bin=$JAVA_HOME/bin/java
-	elif command -v java >/dev/null 2>&1; then
-		java_bin=java
-	else
-		return 1
-	fi
-}
-
-case $mode in
-auto)
-	if docker_ready; then
-		mode=docker
-	elif resolve_java; then
-		mode=java
-	elif $dry_run; then
-		mode=java
-		java_bin=java
-	else
-		die "neither a Docker engine nor Java was found: install Docker, or Java 11+ (then this script downloads $artifact-$beam_version.jar), or pass --jar"
-	fi
-	;;
-docker) ;;
-java)
-	resolve_java || $dry_run || die "java not found: install Java 11+ or pass --java PATH"
-	[[ -n $java_bin ]] || java_bin=java
-	;;
-*) die "--mode must be auto, docker or java, got '$mode'" ;;
-esac
+# shellcheck source-path=SCRIPTDIR source=lib/job-server.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/job-server.sh"
+resolve_mode
 
 print_usage_line() {
 	cat <<EOF
@@ -194,6 +161,4 @@ EOF
 	esac
 }
 
-# shellcheck source-path=SCRIPTDIR source=lib/job-server.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib/job-server.sh"
 launch_job_server

@@ -1,9 +1,50 @@
 # shellcheck shell=bash disable=SC2154 # the globals below are set by the sourcing script
 # Shared tail of flink-job-server.sh and spark-job-server.sh: start the job
 # server with Docker, or with Java and the release jar (downloaded once and
-# checked against its sha1). Sourced after the caller has set: dry_run, mode,
+# checked against its sha1), choosing Docker or Java first (resolve_mode).
+# Sourced after the caller has set: dry_run, mode,
 # container_name, image, server_args, jar, java_bin, cache_dir, artifact,
 # beam_version, maven_repo, and defined die and print_usage_line.
+
+docker_ready() {
+	command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1
+}
+
+resolve_java() {
+	if [[ -n $java_bin ]]; then
+		:
+	elif [[ -n ${JAVA_HOME:-} && -x $JAVA_HOME/bin/java ]]; then
+		java_bin=$JAVA_HOME/bin/java
+	elif command -v java >/dev/null 2>&1; then
+		java_bin=java
+	else
+		return 1
+	fi
+}
+
+# resolve_mode settles --mode=auto to docker or java and checks the choice.
+resolve_mode() {
+	case $mode in
+	auto)
+		if docker_ready; then
+			mode=docker
+		elif resolve_java; then
+			mode=java
+		elif $dry_run; then
+			mode=java
+			java_bin=java
+		else
+			die "neither a Docker engine nor Java was found: install Docker, or Java 11+ (then this script downloads $artifact-$beam_version.jar), or pass --jar"
+		fi
+		;;
+	docker) ;;
+	java)
+		resolve_java || $dry_run || die "java not found: install Java 11+ or pass --java PATH"
+		[[ -n $java_bin ]] || java_bin=java
+		;;
+	*) die "--mode must be auto, docker or java, got '$mode'" ;;
+	esac
+}
 
 launch_job_server() {
 	run() {
