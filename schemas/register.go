@@ -19,6 +19,7 @@ func init() {
 		reflect.TypeOf((*BatchRun)(nil)).Elem(),
 		reflect.TypeOf((*UserScoreDaily)(nil)).Elem(),
 		reflect.TypeOf((*GameStatsDaily)(nil)).Elem(),
+		reflect.TypeOf((*SessionStats)(nil)).Elem(),
 	} {
 		beam.RegisterType(t)
 	}

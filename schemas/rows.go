@@ -15,6 +15,7 @@ const (
 
 // UserScore is a user's accumulated score: in streaming, one row per
 // processing-time firing of the global window; in batch, the final total.
+// PaneIndex was added after the table existed, hence NULLABLE.
 type UserScore struct {
 	User           string    `json:"user" beam:"user" bigquery:"user" desc:"Player."`
 	Team           string    `json:"team" beam:"team" bigquery:"team" desc:"Team the player scored for."`
@@ -22,6 +23,7 @@ type UserScore struct {
 	Events         int64     `json:"events" beam:"events" bigquery:"events" desc:"Number of valid, unique events summed into score."`
 	Timing         string    `json:"timing" beam:"timing" bigquery:"timing" desc:"Pane timing of the firing that produced the row: EARLY, ON_TIME or LATE."`
 	ProcessingTime time.Time `json:"processing_time" beam:"processing_time" bigquery:"processing_time" desc:"When the row was computed (processing time, UTC)."`
+	PaneIndex      int64     `json:"pane_index" beam:"pane_index" bigquery:"pane_index" bqmode:"NULLABLE" desc:"Index of the firing for this user and team within one run of the speed job, 0 for the first; the highest is current."`
 }
 
 // TeamScore is a team's score in one fixed event-time window, as of one pane
@@ -95,4 +97,19 @@ type GameStatsDaily struct {
 	SpammerUsers       int64      `json:"spammer_users" beam:"spammer_users" bigquery:"spammer_users" desc:"Distinct users of the team flagged as spammers in at least one event hour of the day."`
 	Sessions           int64      `json:"sessions" beam:"sessions" bigquery:"sessions" desc:"User sessions (5-minute inactivity gap) of the team's users that started that day."`
 	MeanSessionMinutes float64    `json:"mean_session_minutes" beam:"mean_session_minutes" bigquery:"mean_session_minutes" desc:"Mean session length in minutes: from a session's first event to its last event plus the 5-minute gap, as Beam's session windows measure it."`
+}
+
+// SessionStats is the mean length of the user sessions that ended in one
+// fixed event-time window, as of one pane of that window: Beam's GameStats
+// session statistic, the row of realtime.game_stats_sessions. Package
+// transforms/gaming states the exact definition.
+type SessionStats struct {
+	WindowStart        time.Time `json:"window_start" beam:"window_start" bigquery:"window_start" desc:"Inclusive start of the event-time window in which the sessions ended (UTC)."`
+	WindowEnd          time.Time `json:"window_end" beam:"window_end" bigquery:"window_end" desc:"Exclusive end of the event-time window (UTC)."`
+	Sessions           int64     `json:"sessions" beam:"sessions" bigquery:"sessions" desc:"User sessions (5-minute inactivity gap) whose end falls in the window; a session ends at its last event plus the gap."`
+	MeanSessionMinutes float64   `json:"mean_session_minutes" beam:"mean_session_minutes" bigquery:"mean_session_minutes" desc:"Mean session length in minutes: from a session's first event to its last event plus the gap, as Beam's session windows measure it."`
+	Timing             string    `json:"timing" beam:"timing" bigquery:"timing" desc:"Pane timing: EARLY, ON_TIME (watermark passed the window end) or LATE."`
+	PaneIndex          int64     `json:"pane_index" beam:"pane_index" bigquery:"pane_index" desc:"Index of the pane within its window, 0 for the first firing; the highest is current."`
+	IsLast             bool      `json:"is_last" beam:"is_last" bigquery:"is_last" desc:"True for the final pane of the window; no later row will supersede it."`
+	ProcessingTime     time.Time `json:"processing_time" beam:"processing_time" bigquery:"processing_time" desc:"When the pane fired (processing time, UTC)."`
 }

@@ -31,7 +31,8 @@ fi
 missing=()
 command -v clang >/dev/null || missing+=(clang)          # the BigQuery emulator's go-zetasql
 command -v shellcheck >/dev/null || missing+=(shellcheck) # runners' test lints the job-server scripts
-command -v curl >/dev/null || missing+=(curl)             # the job-server script test downloads from a loopback server
+command -v curl >/dev/null || missing+=(curl)             # job-server script and ingest tests (real HTTP client)
+command -v mosquitto_pub >/dev/null || missing+=(mosquitto-clients) # ingest tests publish over MQTT with mosquitto_pub
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing ${missing[*]} with apt-get"
@@ -76,6 +77,9 @@ if [ "$quick" = 0 ]; then
   step "fuzzing the event decoder for 20s (seed corpus in schemas/testdata/fuzz)"
   go test -run '^$' -fuzz '^FuzzDecodeLine$' -fuzztime 20s ./schemas
   go test -run '^$' -fuzz '^FuzzReadEvent$' -fuzztime 10s ./schemas
+  step "fuzzing the gateway's body parser and the Pub/Sub event-time parser for 10s each"
+  go test -run '^$' -fuzz '^FuzzParseBody$' -fuzztime 10s ./internal/ingest
+  go test -run '^$' -fuzz '^FuzzEventTimeOf$' -fuzztime 10s ./transforms/pubsubsource
 fi
 
 step "all tests passed"

@@ -90,13 +90,20 @@ func pick(a, b kept) kept {
 	case b.Copies == 0:
 		return a
 	}
-	keep := a.Event
+	return kept{Event: KeptCopy(a.Event, b.Event), Copies: a.Copies + b.Copies}
+}
+
+// KeptCopy is Dedupe's rule between two copies of one event id: the copy
+// whose normalised JSON line (MarshalLine) is lexicographically smallest,
+// a when they are equal. The rule is commutative and associative, so the
+// copy kept does not depend on the order copies are seen in.
+func KeptCopy(a, b schemas.GameEvent) schemas.GameEvent {
 	// Comparing encodings only when copies differ keeps the common case
 	// (identical copies) cheap.
-	if a.Event != b.Event && bytes.Compare(b.Event.MarshalLine(), a.Event.MarshalLine()) < 0 {
-		keep = b.Event
+	if a != b && bytes.Compare(b.MarshalLine(), a.MarshalLine()) < 0 {
+		return b
 	}
-	return kept{Event: keep, Copies: a.Copies + b.Copies}
+	return a
 }
 
 func emitUnique(ctx context.Context, _ int, a bucketAcc, emit func(schemas.GameEvent)) {

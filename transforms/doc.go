@@ -7,4 +7,8 @@
 // reconcile: read = valid + invalid, valid = unique + duplicates. Each count
 // is a Beam metric in the namespace "railyard", so runners, logs and the
 // batch ledger report the same figures.
+//
+// For code that parses and deduplicates many records inside one DoFn (the
+// batch job's hour-staged plan), LineParser, ParseCounts, KeptCopy and
+// UniqueEvents are the same rules in plain Go.
 package transforms

@@ -53,14 +53,9 @@ const ReasonOutsideRange = "outside_partition"
 // outside the run's dates.
 func Parse(s beam.Scope, raws beam.PCollection, opts ParseOptions) (events, deadLetters beam.PCollection) {
 	s = s.Scope("Parse")
-	fn := &parseFn{Pipeline: opts.Pipeline, RunID: opts.RunID, CountLakeDates: opts.CountLakeDates}
-	if !opts.Now.IsZero() {
-		fn.NowMillis = opts.Now.UnixMilli()
-	}
-	if !opts.From.IsZero() {
-		fn.FromMillis = dayStart(opts.From).UnixMilli()
-		fn.ToMillis = dayStart(opts.To).AddDate(0, 0, 1).UnixMilli()
-	}
+	lp := NewLineParser(opts)
+	fn := &parseFn{Pipeline: lp.Pipeline, RunID: lp.RunID, NowMillis: lp.NowMillis,
+		FromMillis: lp.FromMillis, ToMillis: lp.ToMillis, CountLakeDates: opts.CountLakeDates}
 	return beam.ParDo2(s, fn, raws)
 }
 
@@ -107,19 +102,66 @@ func (fn *parseFn) countDate(ctx context.Context, counters map[string]beam.Count
 	c.Inc(ctx, 1)
 }
 
-func (fn *parseFn) now() time.Time {
-	if fn.NowMillis != 0 {
-		return time.UnixMilli(fn.NowMillis).UTC()
-	}
-	return time.Now().UTC()
-}
-
 func (fn *parseFn) ProcessElement(ctx context.Context, r Raw, emitEvent func(schemas.GameEvent), emitDead func(schemas.DeadLetter)) {
 	readCounter.Inc(ctx, 1)
 	if fn.CountLakeDates {
 		fn.countDate(ctx, fn.dateLines, MetricLakeDateLines, r.Source)
 	}
-	now := fn.now()
+	e, dead, ok := fn.parser().Parse(r)
+	if ok {
+		validCounter.Inc(ctx, 1)
+		emitEvent(e)
+		return
+	}
+	invalidCounter.Inc(ctx, 1)
+	if c, ok := fn.reasons[schemas.Reason(dead.Reason)]; ok {
+		c.Inc(ctx, 1)
+	}
+	if fn.CountLakeDates {
+		fn.countDate(ctx, fn.dateDead, MetricLakeDateDeadLetters, r.Source)
+	}
+	emitDead(dead)
+}
+
+func (fn *parseFn) parser() LineParser {
+	return LineParser{Pipeline: fn.Pipeline, RunID: fn.RunID, NowMillis: fn.NowMillis, FromMillis: fn.FromMillis, ToMillis: fn.ToMillis}
+}
+
+// LineParser is Parse's decision for one record in plain Go, for code that
+// parses inside its own DoFn (the batch job's hour-staged plan) and must
+// classify every record exactly as Parse does. NewLineParser builds it
+// from the same options.
+type LineParser struct {
+	Pipeline             string
+	RunID                string
+	NowMillis            int64 // 0: the wall clock at each record
+	FromMillis, ToMillis int64 // [from, to); both 0 when unchecked
+}
+
+// NewLineParser is the LineParser of Parse with these options.
+func NewLineParser(opts ParseOptions) LineParser {
+	p := LineParser{Pipeline: opts.Pipeline, RunID: opts.RunID}
+	if !opts.Now.IsZero() {
+		p.NowMillis = opts.Now.UnixMilli()
+	}
+	if !opts.From.IsZero() {
+		p.FromMillis = dayStart(opts.From).UnixMilli()
+		p.ToMillis = dayStart(opts.To).AddDate(0, 0, 1).UnixMilli()
+	}
+	return p
+}
+
+func (p LineParser) now() time.Time {
+	if p.NowMillis != 0 {
+		return time.UnixMilli(p.NowMillis).UTC()
+	}
+	return time.Now().UTC()
+}
+
+// Parse decodes one record: its valid event (ok), or else the dead letter
+// that keeps it, whose Reason is a schemas.Reason or ReasonOutsideRange.
+func (p LineParser) Parse(r Raw) (e schemas.GameEvent, dead schemas.DeadLetter, ok bool) {
+	now := p.now()
 	e, err := schemas.DecodeLine(r.Payload, now)
 	var reason schemas.Reason
 	var detail string
@@ -133,34 +175,91 @@ func (fn *parseFn) ProcessElement(ctx context.Context, r Raw, emitEvent func(sch
 				detail = ve.Field + ": " + ve.Detail
 			}
 		}
-	case fn.FromMillis != 0 && (e.EventTime.UnixMilli() < fn.FromMillis || e.EventTime.UnixMilli() >= fn.ToMillis):
+	case p.FromMillis != 0 && (e.EventTime.UnixMilli() < p.FromMillis || e.EventTime.UnixMilli() >= p.ToMillis):
 		reason = ReasonOutsideRange
 		detail = fmt.Sprintf("event date %s is outside the run's dates %s..%s: the file is filed under the wrong partition",
-			e.EventTime.UTC().Format(time.DateOnly), time.UnixMilli(fn.FromMillis).UTC().Format(time.DateOnly),
-			time.UnixMilli(fn.ToMillis).UTC().AddDate(0, 0, -1).Format(time.DateOnly))
+			e.EventTime.UTC().Format(time.DateOnly), time.UnixMilli(p.FromMillis).UTC().Format(time.DateOnly),
+			time.UnixMilli(p.ToMillis).UTC().AddDate(0, 0, -1).Format(time.DateOnly))
 	default:
-		validCounter.Inc(ctx, 1)
-		emitEvent(e)
-		return
+		return e, schemas.DeadLetter{}, true
 	}
-	invalidCounter.Inc(ctx, 1)
-	if c, ok := fn.reasons[reason]; ok {
-		c.Inc(ctx, 1)
-	}
-	if fn.CountLakeDates {
-		fn.countDate(ctx, fn.dateDead, MetricLakeDateDeadLetters, r.Source)
-	}
-	emitDead(schemas.DeadLetter{
+	return schemas.GameEvent{}, schemas.DeadLetter{
 		Time:       now,
-		Pipeline:   fn.Pipeline,
-		RunID:      fn.RunID,
+		Pipeline:   p.Pipeline,
+		RunID:      p.RunID,
 		Stage:      StageParse,
 		Reason:     string(reason),
 		Detail:     detail,
 		Source:     r.Source,
 		Payload:    r.Payload,
 		Attributes: AttributesJSON(r.Attributes),
-	})
+	}, false
+}
+
+// ParseCounts tallies, in plain Go, the counters Parse keeps per record
+// (read, valid, invalid, invalid per reason and, with CountLakeDates, lines
+// and dead letters per lake date), and Flush adds them to the Beam counters
+// of the same names at once: for code that parses many records in one
+// DoFn invocation with LineParser.
+type ParseCounts struct {
+	CountLakeDates       bool
+	Read, Valid, Invalid int64
+	InvalidByReason      map[string]int64
+	LakeDateLines        map[string]int64
+	LakeDateDeadLetters  map[string]int64
+}
+
+// Count records the outcome of one record from source: valid when reason
+// is empty, else dead-lettered with that reason.
+func (c *ParseCounts) Count(source, reason string) {
+	c.Read++
+	date := ""
+	if c.CountLakeDates {
+		date = lakeDate(source)
+		if date != "" {
+			if c.LakeDateLines == nil {
+				c.LakeDateLines = map[string]int64{}
+			}
+			c.LakeDateLines[date]++
+		}
+	}
+	if reason == "" {
+		c.Valid++
+		return
+	}
+	c.Invalid++
+	if c.InvalidByReason == nil {
+		c.InvalidByReason = map[string]int64{}
+	}
+	c.InvalidByReason[reason]++
+	if date != "" {
+		if c.LakeDateDeadLetters == nil {
+			c.LakeDateDeadLetters = map[string]int64{}
+		}
+		c.LakeDateDeadLetters[date]++
+	}
+}
+
+// Flush adds the tallies to the Beam counters and resets them.
+func (c *ParseCounts) Flush(ctx context.Context) {
+	inc := func(name string, n int64) {
+		if n != 0 {
+			beam.NewCounter(MetricsNamespace, name).Inc(ctx, n)
+		}
+	}
+	inc(MetricRead, c.Read)
+	inc(MetricValid, c.Valid)
+	inc(MetricInvalid, c.Invalid)
+	for r, n := range c.InvalidByReason {
+		inc(MetricInvalidPrefix+r, n)
+	}
+	for d, n := range c.LakeDateLines {
+		inc(MetricLakeDateLines+d, n)
+	}
+	for d, n := range c.LakeDateDeadLetters {
+		inc(MetricLakeDateDeadLetters+d, n)
+	}
+	*c = ParseCounts{CountLakeDates: c.CountLakeDates}
 }
 
 // AttributesJSON renders message attributes as a JSON object ("{}" when

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,7 +28,7 @@ import (
 const (
 	demoBucket     = "railyard-lake"
 	demoLakePrefix = "lake"
-	demoSteps      = 5
+	demoSteps      = 6
 )
 
 type demoFlags struct {
@@ -58,7 +60,7 @@ stays up until Ctrl-C and the settings to reach it are printed.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runDemo(cmd, f) },
 	}
 	fl := cmd.Flags()
-	fl.Int64Var(&f.events, "events", 100_000, "events to generate")
+	fl.Int64Var(&f.events, "events", 20_000, "events to generate")
 	fl.Int64Var(&f.seed, "seed", 1, "generator seed")
 	fl.IntVar(&f.hours, "hours", 24, "hours of event time to spread the events over, from "+gen.DefaultStart.Format(time.RFC3339))
 	fl.StringVar(&f.prefix, "dataset_prefix", "", "prefix of the BigQuery dataset names")
@@ -144,9 +146,20 @@ func runDemo(cmd *cobra.Command, f *demoFlags) error {
 	}, out); err != nil {
 		return err
 	}
-	if err := printTopTeams(ctx, out, bq, from); err != nil {
+	batchTop, err := printTopTeams(ctx, out, bq, from)
+	if err != nil {
 		return err
 	}
+
+	step(6, "speed layer: the same events posted to the ingest gateway → Pub/Sub → speed job on prism → realtime tables")
+	realtimeTop, err := demoSpeedLayer(ctx, out, stack, bq, cfg, from)
+	if err != nil {
+		return err
+	}
+	if !slices.Equal(batchTop, realtimeTop) {
+		return fmt.Errorf("demo: the realtime top teams differ from the batch view's")
+	}
+	fmt.Fprintln(out, "realtime = batch for the top teams: the speed layer converged to the batch view")
 	fmt.Fprintf(out, "\ndemo complete in %s\n", time.Since(began).Round(time.Millisecond))
 
 	if f.keep {
@@ -216,33 +229,47 @@ func countGzipLines(ctx context.Context, obj *storage.ObjectHandle) (int64, erro
 
 // printTopTeams shows what the batch layer wrote: the day's top teams,
 // summed from batch.team_scores_hourly in the emulator.
-func printTopTeams(ctx context.Context, out io.Writer, bq cliflags.BigQuery, day civil.Date) error {
+func printTopTeams(ctx context.Context, out io.Writer, bq cliflags.BigQuery, day civil.Date) ([]teamTotal, error) {
+	table := bq.Catalog().TableID(catalog.TableTeamScoresHourly)
+	sql := fmt.Sprintf("SELECT team, SUM(score) AS score, SUM(events) AS events FROM %s "+
+		"WHERE DATE(window_start) = '%s' GROUP BY team ORDER BY score DESC, team LIMIT 5", table, day)
+	return printTeams(ctx, out, bq, fmt.Sprintf("top teams on %s (SELECT … FROM %s):", day, table), sql)
+}
+
+// teamTotal is a team's score and event count over a day.
+type teamTotal struct {
+	Team   string `bigquery:"team"`
+	Score  int64  `bigquery:"score"`
+	Events int64  `bigquery:"events"`
+}
+
+// printTeams prints the teamTotal rows of sql under title and returns them.
+func printTeams(ctx context.Context, out io.Writer, bq cliflags.BigQuery, title, sql string) ([]teamTotal, error) {
 	client, err := bq.Client(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer client.Close()
-	table := bq.Catalog().TableID(catalog.TableTeamScoresHourly)
-	q := client.Query(fmt.Sprintf("SELECT team, SUM(score) AS score, SUM(events) AS events FROM %s "+
-		"WHERE DATE(window_start) = '%s' GROUP BY team ORDER BY score DESC LIMIT 5", table, day))
-	it, err := q.Read(ctx)
+	it, err := client.Query(sql).Read(ctx)
 	if err != nil {
-		return fmt.Errorf("querying %s: %w", table, err)
+		return nil, fmt.Errorf("%s: %w", sql, err)
 	}
-	fmt.Fprintf(out, "\ntop teams on %s (SELECT … FROM %s):\n", day, table)
+	fmt.Fprintf(out, "\n%s\n", title)
+	var rows []teamTotal
 	for {
-		var row struct {
-			Team   string `bigquery:"team"`
-			Score  int64  `bigquery:"score"`
-			Events int64  `bigquery:"events"`
-		}
+		var row teamTotal
 		err := it.Next(&row)
 		if errors.Is(err, iterator.Done) {
-			return nil
+			return rows, nil
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
+		rows = append(rows, row)
 		fmt.Fprintf(out, "  %-28s %10d points %8d events\n", row.Team, row.Score, row.Events)
 	}
 }
+
+// discardLogger drops the gateway's request logs, which would drown the
+// demo's output.
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -21,5 +21,6 @@ demo on embedded stand-ins for Pub/Sub, Cloud Storage and BigQuery.`,
 	root.AddCommand(newGenCommand())
 	root.AddCommand(newStackCommand())
 	root.AddCommand(newDemoCommand())
+	root.AddCommand(newIngestCommand())
 	return root
 }

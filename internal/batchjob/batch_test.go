@@ -28,12 +28,13 @@ import (
 func TestMain(m *testing.M) { ptest.MainWithDefault(m, "prism") }
 
 // batchEnv is a local stack with a generated lake on fake GCS and the
-// catalog applied to the BigQuery emulator.
+// catalog applied to the BigQuery emulator; plan is the plan its runs use.
 type batchEnv struct {
 	stack  *localstack.Stack
 	bq     cliflags.BigQuery
 	lake   string
 	client *bigquery.Client
+	plan   string
 }
 
 func newBatchEnv(t *testing.T, prefix string, events int64) *batchEnv {
@@ -43,7 +44,6 @@ func newBatchEnv(t *testing.T, prefix string, events int64) *batchEnv {
 	stack.SetEnvForTest(t)
 	env := &batchEnv{
 		stack: stack,
-		bq:    cliflags.BigQuery{Project: stack.Project, Endpoint: stack.BigQueryEndpoint, DatasetPrefix: prefix},
 		lake:  "gs://lake/" + prefix + "lake",
 	}
 	// 30 hours from 2026-11-01T00:00Z: a full day and part of the next.
@@ -56,27 +56,32 @@ func newBatchEnv(t *testing.T, prefix string, events int64) *batchEnv {
 	if _, err := gen.WriteLake(ctx, g, env.lake, gen.LakeOptions{}, nil); err != nil {
 		t.Fatal(err)
 	}
+	return env.withDatasets(t, prefix)
+}
+
+// withDatasets is the environment writing to datasets of its own prefix,
+// with the catalog applied there.
+func (e *batchEnv) withDatasets(t *testing.T, prefix string) *batchEnv {
+	t.Helper()
+	ctx := context.Background()
+	env := *e
+	env.bq = cliflags.BigQuery{Project: e.stack.Project, Endpoint: e.stack.BigQueryEndpoint, DatasetPrefix: prefix}
 	client, err := env.bq.Client(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { client.Close() })
 	env.client = client
-	c := env.bq.Catalog()
-	plan, err := c.Plan(ctx, client)
-	if err != nil {
+	if err := env.bq.ApplyCatalog(ctx, client); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Apply(ctx, client, plan, catalog.ApplyOptions{RecreateOnEmulator: true}); err != nil {
-		t.Fatal(err)
-	}
-	return env
+	return &env
 }
 
 func (e *batchEnv) run(t *testing.T, date, runID string) Reconciliation {
 	t.Helper()
 	var out bytes.Buffer
-	rec, err := Run(context.Background(), Config{Lake: e.lake, Date: date, Views: strings.Join(ViewNames(), ","), RunID: runID, BQ: e.bq}, &out)
+	rec, err := Run(context.Background(), Config{Lake: e.lake, Date: date, Views: strings.Join(ViewNames(), ","), RunID: runID, BQ: e.bq, Plan: e.plan}, &out)
 	t.Logf("batch run %s:\n%s", runID, out.String())
 	if err != nil {
 		t.Fatalf("batch run %s: %v", runID, err)
@@ -193,8 +198,23 @@ func head(rows any) any {
 	return rows
 }
 
+// TestBatchEndToEnd runs the whole job against the emulator with each
+// plan, each into datasets of its own, over the same lake.
 func TestBatchEndToEnd(t *testing.T) {
-	env := newBatchEnv(t, "e2e_", 30_000)
+	lakeEnv := newBatchEnv(t, "e2e_", 30_000)
+	for _, plan := range Plans {
+		t.Run(plan, func(t *testing.T) {
+			env := lakeEnv
+			if plan != Plans[0] {
+				env = lakeEnv.withDatasets(t, "e2e_"+plan+"_")
+			}
+			env.plan = plan
+			testEndToEnd(t, env)
+		})
+	}
+}
+
+func testEndToEnd(t *testing.T, env *batchEnv) {
 	day1 := civil.Date{Year: 2026, Month: 11, Day: 1}
 	day2 := civil.Date{Year: 2026, Month: 11, Day: 2}
 

@@ -16,6 +16,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/railyard-dev/railyard/internal/cliflags"
+	"github.com/railyard-dev/railyard/internal/reconcile"
 	"github.com/railyard-dev/railyard/runners"
 	"github.com/railyard-dev/railyard/schemas"
 	"github.com/railyard-dev/railyard/schemas/catalog"
@@ -34,14 +35,24 @@ type view struct {
 	Table           string // catalog reference
 	PartitionColumn string
 	Build           func(s beam.Scope, events beam.PCollection) beam.PCollection
+	// FromPartials computes the same rows from the hourly plan's partials.
+	FromPartials func(s beam.Scope, parts gaming.Partials) beam.PCollection
 }
 
 var views = []view{
-	{"user_scores_daily", catalog.TableUserScoresDaily, "day", gaming.UserScoresDaily},
+	{"user_scores_daily", catalog.TableUserScoresDaily, "day", gaming.UserScoresDaily,
+		func(s beam.Scope, parts gaming.Partials) beam.PCollection {
+			return gaming.UserScoresDailyFromPartials(s, parts.UserDays)
+		}},
 	{"team_scores_hourly", catalog.TableTeamScoresHourly, "window_start", func(s beam.Scope, events beam.PCollection) beam.PCollection {
 		return gaming.CalculateTeamScores(s, events, gaming.TeamScoreOptions{Batch: true})
+	}, func(s beam.Scope, parts gaming.Partials) beam.PCollection {
+		return gaming.TeamScoresHourlyFromPartials(s, parts.TeamHours)
 	}},
-	{"game_stats_daily", catalog.TableGameStatsDaily, "day", gaming.GameStatsDaily},
+	{"game_stats_daily", catalog.TableGameStatsDaily, "day", gaming.GameStatsDaily,
+		func(s beam.Scope, parts gaming.Partials) beam.PCollection {
+			return gaming.GameStatsDailyFromPartials(s, parts.UserHours, parts.Sessions)
+		}},
 }
 
 func viewList(vs []view) string {
@@ -71,6 +82,8 @@ type Config struct {
 	// Sink is "bigquery" (default) or "discard": compute and count every
 	// view's rows but write nothing, for benchmarks and trial runs.
 	Sink string
+	// Plan is the execution plan: PlanHourly (default) or PlanGlobal.
+	Plan string
 	BQ   cliflags.BigQuery
 }
 
@@ -87,6 +100,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.To, "to", "", "last event date to recompute, YYYY-MM-DD (default: --date)")
 	fs.StringVar(&c.Views, "views", strings.Join(ViewNames(), ","), "comma-separated views to recompute")
 	fs.StringVar(&c.Sink, "sink", SinkBigQuery, `"bigquery" writes the views, dead letters and ledger; "discard" computes and counts the views' rows but writes nothing (benchmarks, trial runs; no BigQuery needed)`)
+	fs.StringVar(&c.Plan, "plan", PlanHourly, `execution plan: "hourly" parses, deduplicates and pre-aggregates each lake hour partition on its own (bounded memory; an event_id must not appear in two hour partitions); "global" deduplicates run-wide, element by element`)
 	fs.StringVar(&c.RunID, "run_id", "", "identifier of this run in ops.batch_runs and ops.dead_letters (default: batch-<date>-<start time>)")
 	c.BQ.Register(fs)
 }
@@ -141,6 +155,13 @@ func (c Config) plan(now time.Time) (plan, error) {
 	default:
 		errs = append(errs, fmt.Errorf("--sink %q is not %q or %q", c.Sink, SinkBigQuery, SinkDiscard))
 	}
+	switch c.Plan {
+	case "", PlanHourly:
+		p.Plan = PlanHourly
+	case PlanGlobal:
+	default:
+		errs = append(errs, fmt.Errorf("--plan %q is not %q or %q", c.Plan, PlanHourly, PlanGlobal))
+	}
 	if p.RunID == "" {
 		p.RunID = fmt.Sprintf("batch-%s-%s", c.Date, p.Start.Format("20060102T150405.000Z"))
 	}
@@ -165,35 +186,30 @@ const (
 )
 
 // build constructs the batch pipeline: lake → parse → dedupe → views →
-// partition replace, with every reject to ops.dead_letters. View rows are
-// re-windowed into the global window before the sink: a partition replace
-// commits once, after all of the run's rows, whatever windows computed them.
+// partition replace (the plan decides how the middle runs, see compute),
+// with every reject to ops.dead_letters. View rows are re-windowed into the
+// global window before the sink: a partition replace commits once, after
+// all of the run's rows, whatever windows computed them.
 func (p plan) build() *beam.Pipeline {
 	pipeline, s := beam.NewPipelineWithRoot()
-	raws := lakeio.ReadRange(s, p.Lake, p.From, p.Through)
-	events, dead := transforms.Parse(s, raws, transforms.ParseOptions{
-		Pipeline: pipelineName, RunID: p.RunID, Now: p.Start,
-		From: p.From.In(time.UTC), To: p.Through.In(time.UTC), CountLakeDates: true,
-	})
-	unique := transforms.Dedupe(s, events)
+	rows, dead := p.compute(s)
 
 	if p.Sink == SinkDiscard {
-		for _, v := range p.Views {
-			vs := s.Scope(v.Name)
-			beam.ParDo0(vs, &countRowsFn{Table: p.Catalog.TableID(v.Table)}, v.Build(vs, unique))
+		for i, v := range p.Views {
+			beam.ParDo0(s.Scope(v.Name), &countRowsFn{Table: p.Catalog.TableID(v.Table)}, rows[i])
 		}
 		beam.ParDo0(s, countDiscardedDeadLetter, dead)
 		return pipeline
 	}
 	deadLetters := []beam.PCollection{dead}
-	for _, v := range p.Views {
+	for i, v := range p.Views {
 		vs := s.Scope(v.Name)
 		res := bqsink.ReplacePartitions(vs, bqsink.ReplaceConfig{
 			Config:          p.sinkConfig(v.Table),
 			PartitionColumn: v.PartitionColumn,
 			Partitions:      p.Dates,
 			OnEmulator:      p.BQ.OnEmulator(),
-		}, beam.WindowInto(vs, window.NewGlobalWindows(), v.Build(vs, unique)))
+		}, beam.WindowInto(vs, window.NewGlobalWindows(), rows[i]))
 		beam.ParDo0(vs, countRowsWritten, res.Written)
 		deadLetters = append(deadLetters, res.DeadLetters)
 	}
@@ -252,6 +268,9 @@ func init() {
 	register.Function1x1(failOnUnwritableDeadLetter)
 }
 
+// Reconciliation is the run's account (package reconcile).
+type Reconciliation = reconcile.Reconciliation
+
 // Run executes the job on the runner the flags select and writes its
 // ledger; out receives the progress and the reconciliation. It returns an
 // error when the run failed or did not reconcile.
@@ -260,14 +279,14 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Reconciliation, error)
 	if err != nil {
 		return Reconciliation{}, err
 	}
-	fmt.Fprintf(out, "batch run %s: lake %s, dates %s..%s, views %s, runner %s\n",
-		p.RunID, p.Lake, p.From, p.Through, viewList(p.Views), runners.RunnerName())
+	fmt.Fprintf(out, "batch run %s: lake %s, dates %s..%s, views %s, plan %s, runner %s\n",
+		p.RunID, p.Lake, p.From, p.Through, viewList(p.Views), p.Plan, runners.RunnerName())
 	if err := lakeio.CheckRoot(ctx, p.Lake); err != nil {
 		return Reconciliation{}, err
 	}
 	res, runErr := runners.Run(ctx, p.build(), runners.Batch)
 	end := time.Now().UTC()
-	c := counters(res)
+	c := reconcile.Counters(res)
 	rows := map[string]int64{}
 	for name, v := range c {
 		if k, ok := strings.CutPrefix(name, metricRowsWrittenPrefix); ok {
@@ -279,9 +298,14 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Reconciliation, error)
 	if runErr == nil && p.Sink == SinkBigQuery {
 		rows, deadWritten, countErr = destinationCounts(ctx, p)
 	}
-	rec := reconcile(c, rows, deadWritten)
+	rec := reconcile.Of(c, rows, deadWritten)
 	if runErr == nil && countErr == nil {
 		rec.Print(out)
+		if n := c[MetricHourStrays]; n > 0 {
+			fmt.Fprintf(out, "warning: %d valid event(s) were filed in an hour partition other than their event hour's; "+
+				"they count in their event hour, but --plan=hourly deduplicates within a partition only: "+
+				"if any has a copy in another partition, rerun with --plan=global\n", n)
+		}
 	}
 	status := schemas.RunSucceeded
 	if runErr != nil || countErr != nil || !rec.OK() {

@@ -72,3 +72,16 @@ func (b BigQuery) Client(ctx context.Context) (*bigquery.Client, error) {
 	}
 	return gcpclient.Config{Project: b.Project, BigQueryEndpoint: b.Endpoint}.BigQuery(ctx)
 }
+
+// ApplyCatalog brings the configured project up to railyard's catalog (with
+// the dataset prefix): it plans and applies every additive change, the way
+// `railyard catalog apply` does without progress output. Tests, benchmarks
+// and the demo use it on the emulator.
+func (b BigQuery) ApplyCatalog(ctx context.Context, client *bigquery.Client) error {
+	c := b.Catalog()
+	plan, err := c.Plan(ctx, client)
+	if err != nil {
+		return err
+	}
+	return c.Apply(ctx, client, plan, catalog.ApplyOptions{RecreateOnEmulator: b.OnEmulator()})
+}

@@ -59,6 +59,7 @@ func TestApplyCreatesEverythingAndConverges(t *testing.T) {
 	want := []string{
 		"create dataset fresh_batch", "create dataset fresh_realtime", "create dataset fresh_serving", "create dataset fresh_ops",
 		"create table fresh_batch.game_stats_daily", "create table fresh_batch.team_scores_hourly", "create table fresh_batch.user_scores_daily",
+		"create table fresh_realtime.game_stats_sessions", "create table fresh_realtime.game_stats_team_scores",
 		"create table fresh_realtime.team_scores", "create table fresh_realtime.user_scores",
 		"create table fresh_ops.batch_runs", "create table fresh_ops.dead_letters",
 		"create view fresh_ops.dead_letter_summary",

@@ -71,7 +71,7 @@ func TestPrefixAndLookup(t *testing.T) {
 	if got := c.TableID(TableTeamScoresHourly); got != "dev_batch.team_scores_hourly" {
 		t.Fatalf("TableID = %s", got)
 	}
-	for _, ref := range []string{TableTeamScoresHourly, TableUserScoresDaily, TableGameStatsDaily, TableRealtimeTeam, TableRealtimeUser, TableDeadLetters, TableBatchRuns, ViewDeadLetterSummary} {
+	for _, ref := range []string{TableTeamScoresHourly, TableUserScoresDaily, TableGameStatsDaily, TableRealtimeTeam, TableRealtimeUser, TableRealtimeGameStatsTeams, TableRealtimeGameStatsSessions, TableDeadLetters, TableBatchRuns, ViewDeadLetterSummary} {
 		if _, ok := c.Table(ref); !ok {
 			t.Errorf("table %s not in catalog", ref)
 		}

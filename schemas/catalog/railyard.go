@@ -29,9 +29,13 @@ const (
 	TableGameStatsDaily   = "batch.game_stats_daily"
 	TableRealtimeTeam     = "realtime.team_scores"
 	TableRealtimeUser     = "realtime.user_scores"
-	TableDeadLetters      = "ops.dead_letters"
-	TableBatchRuns        = "ops.batch_runs"
-	ViewDeadLetterSummary = "ops.dead_letter_summary"
+	// TableRealtimeGameStatsTeams and TableRealtimeGameStatsSessions are
+	// Beam's GameStats in streaming (gaming.CalculateGameStats).
+	TableRealtimeGameStatsTeams    = "realtime.game_stats_team_scores"
+	TableRealtimeGameStatsSessions = "realtime.game_stats_sessions"
+	TableDeadLetters               = "ops.dead_letters"
+	TableBatchRuns                 = "ops.batch_runs"
+	ViewDeadLetterSummary          = "ops.dead_letter_summary"
 )
 
 // LakeGameEvents is the lake dataset of raw game events.
@@ -83,10 +87,23 @@ func Default() Catalog {
 			},
 			{
 				Dataset: DatasetRealtime, Name: "user_scores", Owner: OwnerAnalysis,
-				Description:  "Per user: accumulated score since the speed job started, one row per processing-time firing; the latest processing_time per user is current.",
+				Description:  "Per user and team: accumulated score since the speed job started, one row per processing-time firing; the row with the highest pane_index per user and team is current.",
 				RowType:      typeOf[schemas.UserScore](),
 				Partitioning: &Partitioning{Field: "processing_time", Granularity: bigquery.DayPartitioningType, Expiration: 30 * 24 * time.Hour},
 				Clustering:   []string{"team", "user"},
+			},
+			{
+				Dataset: DatasetRealtime, Name: "game_stats_team_scores", Owner: OwnerAnalysis,
+				Description:  "Per team and one-hour event-time window: Beam's GameStats team score, without the events of users whose score in the window exceeds 2.5 times the window's mean user score. Fired once, when the watermark passes the window's end (the highest pane_index per team and window is current); the ON_TIME rows of a day add up to batch.game_stats_daily's score and events.",
+				RowType:      typeOf[schemas.TeamScore](),
+				Partitioning: &Partitioning{Field: "window_start", Granularity: bigquery.DayPartitioningType, Expiration: 30 * 24 * time.Hour},
+				Clustering:   []string{"team"},
+			},
+			{
+				Dataset: DatasetRealtime, Name: "game_stats_sessions", Owner: OwnerAnalysis,
+				Description:  "Per 30-minute event-time window of session ends: Beam's GameStats mean session length over all users (sessions with a 5-minute gap). Fired once, when the watermark passes the window's end (the highest pane_index per window is current).",
+				RowType:      typeOf[schemas.SessionStats](),
+				Partitioning: &Partitioning{Field: "window_start", Granularity: bigquery.DayPartitioningType, Expiration: 30 * 24 * time.Hour},
 			},
 			{
 				Dataset: DatasetOps, Name: "dead_letters", Owner: OwnerData,

@@ -7,7 +7,6 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window/trigger"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/typex"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/railyard-dev/railyard/schemas"
 )
@@ -54,14 +53,16 @@ func (o TeamScoreOptions) withDefaults() TeamScoreOptions {
 }
 
 // CalculateTeamScores sums each team's scores in fixed event-time windows:
-// Beam's HourlyTeamScore in batch (opts.Batch) and LeaderBoard's team scores
-// in streaming (early, on-time and late accumulating panes). The input is
-// schemas.GameEvent timestamped by event time (transforms.WithEventTime);
-// the output is schemas.TeamScore with the pane's timing and index.
+// Beam's HourlyTeamScore in batch (opts.Batch) and LeaderBoard's
+// CalculateTeamScores in streaming. The input is schemas.GameEvent
+// timestamped by event time (transforms.WithEventTime); the output is
+// schemas.TeamScore, one row per pane with the pane's timing and index (see
+// the package doc for the exact trigger and what each row holds).
 //
-// Scores are summed after a GroupByKey rather than with CombinePerKey,
-// because prism has been seen to report wrong pane metadata after a
-// CombinePerKey, and the pane fields are part of the output.
+// In streaming the panes accumulate: each row holds the window's total so
+// far. The runner groups with discarding panes and accumulatePanes keeps the
+// totals (see panes.go for why), and the sums are taken after a GroupByKey
+// rather than a CombinePerKey, whose output loses the pane in the Go SDK.
 func CalculateTeamScores(s beam.Scope, events beam.PCollection, opts TeamScoreOptions) beam.PCollection {
 	s = s.Scope("CalculateTeamScores")
 	opts = opts.withDefaults()
@@ -75,11 +76,12 @@ func CalculateTeamScores(s beam.Scope, events beam.PCollection, opts TeamScoreOp
 			EarlyFiring(trigger.AfterProcessingTime().PlusDelay(opts.EarlyDelay)).
 			LateFiring(trigger.AfterProcessingTime().PlusDelay(opts.LateDelay))),
 		beam.AllowedLateness(opts.AllowedLateness),
-		beam.PanesAccumulate(),
+		beam.PanesDiscard(),
 	)
-	keyed := beam.ParDo(s, keyByTeam, windowed)
-	grouped := beam.GroupByKey(s, keyed)
-	return beam.ParDo(s, teamScorePane, grouped)
+	grouped := beam.GroupByKey(s, beam.ParDo(s, keyByTeam, windowed))
+	// Totals are kept one window length past the last possible pane.
+	totals := accumulatePanes(s, beam.ParDo(s, sumPaneDelta, grouped), opts.AllowedLateness+opts.Window)
+	return beam.ParDo(s, toTeamScore, totals)
 }
 
 // keyByWindowTeamFn keys an event by the epoch-aligned fixed window of its
@@ -115,40 +117,20 @@ func keyByTeam(e schemas.GameEvent) (string, ScoreCount) {
 	return e.Team, ScoreCount{Score: e.Score, Events: 1}
 }
 
-// teamScorePane is the row of one pane of a team's window.
-func teamScorePane(pane typex.PaneInfo, w typex.Window, team string, values func(*ScoreCount) bool) schemas.TeamScore {
-	var total ScoreCount
-	var sc ScoreCount
-	for values(&sc) {
-		total = addScoreCounts(total, sc)
-	}
-	iw := w.(window.IntervalWindow)
-	start, end := iw.Start.ToTime().UTC(), iw.End.ToTime().UTC()
-	row := schemas.TeamScore{
-		Team: team, Score: total.Score, Events: total.Events,
-		WindowStart: start, WindowEnd: end,
-		Timing:         paneTiming(pane),
-		PaneIndex:      pane.Index,
-		IsLast:         pane.IsLast,
+// toTeamScore is the row of one accumulated pane, stamped with the time it
+// is emitted.
+func toTeamScore(t paneTotal) schemas.TeamScore {
+	return schemas.TeamScore{
+		Team: t.Key, Score: t.Score, Events: t.Events,
+		WindowStart: time.UnixMilli(t.WindowStart).UTC(), WindowEnd: time.UnixMilli(t.WindowEnd).UTC(),
+		Timing: t.Timing, PaneIndex: t.PaneIndex, IsLast: t.IsLast,
 		ProcessingTime: time.Now().UTC(),
-	}
-	return row
-}
-
-func paneTiming(p typex.PaneInfo) string {
-	switch p.Timing {
-	case typex.PaneEarly:
-		return schemas.TimingEarly
-	case typex.PaneLate:
-		return schemas.TimingLate
-	default:
-		return schemas.TimingOnTime
 	}
 }
 
 func init() {
 	register.Function1x2(keyByTeam)
-	register.Function4x1(teamScorePane)
+	register.Function1x1(toTeamScore)
 	register.DoFn1x2[schemas.GameEvent, string, ScoreCount](&keyByWindowTeamFn{})
 	register.Function2x1(toOnTimeTeamScore)
 	register.Iter1[ScoreCount]()

@@ -14,6 +14,11 @@
 //		civil.Date{Year: 2026, Month: 11, Day: 1}, civil.Date{Year: 2026, Month: 11, Day: 2})
 //	events, dead := transforms.Parse(s, raws, transforms.ParseOptions{...})
 //
+// ReadHourPartitions lists the same files grouped by hour directory, one
+// lakeio.HourPartition per dt=D/hr=H directory, for a DoFn that processes a
+// whole hour in one call: HourPartition.Read yields that hour's lines, by
+// the rules below, on the calling goroutine.
+//
 // Each Raw has Source "path:offset" (path as listed, e.g.
 // "gs://b/lake/game_events/dt=2026-11-01/hr=00/part-s1-00000.jsonl.gz";
 // offset is the byte offset of the line's first byte in the decompressed

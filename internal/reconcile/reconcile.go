@@ -1,4 +1,4 @@
-package batchjob
+package reconcile
 
 import (
 	"fmt"
@@ -10,13 +10,20 @@ import (
 	"github.com/railyard-dev/railyard/transforms"
 )
 
-// counters sums a pipeline's committed railyard counters by name (a counter
-// used by several steps appears once per step).
-func counters(res beam.PipelineResult) map[string]int64 {
-	out := map[string]int64{}
+// Counters sums a pipeline's committed railyard counters by name (a counter
+// used by several steps appears once per step). A result without metrics
+// (nil, or the result of a failed or cancelled run, whose Metrics
+// dereferences nil in the universal runner) gives no counters.
+func Counters(res beam.PipelineResult) (out map[string]int64) {
+	out = map[string]int64{}
 	if res == nil {
 		return out
 	}
+	defer func() {
+		if recover() != nil {
+			out = map[string]int64{}
+		}
+	}()
 	for _, c := range res.Metrics().AllMetrics().Counters() {
 		if c.Key.Namespace != transforms.MetricsNamespace {
 			continue
@@ -40,7 +47,9 @@ type Reconciliation struct {
 	Problems    []string
 }
 
-func reconcile(c map[string]int64, rowsWritten map[string]int64, deadWritten int64) Reconciliation {
+// Of checks the counters c of a run (Counters) with the rows and dead
+// letters it wrote: rowsWritten is keyed by "dataset.table partition".
+func Of(c map[string]int64, rowsWritten map[string]int64, deadWritten int64) Reconciliation {
 	r := Reconciliation{
 		Read:               c[transforms.MetricRead],
 		Valid:              c[transforms.MetricValid],

@@ -1,0 +1,54 @@
+// Command speed is railyard's speed layer job: it reads game events from a
+// Pub/Sub subscription and keeps the realtime views fresh in BigQuery (see
+// package internal/speedjob).
+//
+//	go run ./pipelines/speed --subscription=projects/P/subscriptions/S [--pubsub_endpoint=HOST:PORT] \
+//	    --bq_project=P [--bq_endpoint=URL] [--dataset_prefix=X] [--runner=prism|flink|dataflow …]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/railyard-dev/railyard/internal/speedjob"
+	"github.com/railyard-dev/railyard/runners"
+)
+
+func main() {
+	var cfg speedjob.Config
+	cfg.Register(flag.CommandLine)
+	flag.Usage = func() {
+		fmt.Fprint(flag.CommandLine.Output(), `Usage: go run ./pipelines/speed --subscription=projects/P/subscriptions/S [--pubsub_endpoint=HOST:PORT]
+       --bq_project=P [--bq_endpoint=URL] [--dataset_prefix=X] [--stop_after_idle=D]
+       [--runner=prism|flink|dataflow|universal] [--profile=NAME] [runner flags]
+
+Streams game events from the subscription through parse, streaming dedupe and
+the leaderboard and game-stats views into realtime.team_scores,
+realtime.user_scores, realtime.game_stats_team_scores and
+realtime.game_stats_sessions (one row per pane, insert IDs derived from table,
+job instance, key, window and pane), and every reject into ops.dead_letters.
+Messages are acknowledged when the runner finalizes the bundle that read them.
+
+It runs until interrupted, or with --stop_after_idle until the subscription
+has been empty that long; then every window fires its final pane and the job
+prints its reconciliation (read = valid + invalid, valid = unique + duplicates).
+
+Flags:
+`)
+		flag.PrintDefaults()
+	}
+	if err := runners.Init(); err != nil {
+		fmt.Fprintln(os.Stderr, "speed:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if _, err := speedjob.Run(ctx, cfg, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "speed:", err)
+		os.Exit(1)
+	}
+}
