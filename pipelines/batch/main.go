@@ -24,6 +24,7 @@ func main() {
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), `Usage: go run ./pipelines/batch --lake=DIR|gs://BUCKET/PREFIX --date=YYYY-MM-DD [--to=YYYY-MM-DD]
        [--views=%s] --bq_project=P [--bq_endpoint=URL] [--dataset_prefix=X]
+       [--plan=hourly|global] [--sink=bigquery|discard]
        [--runner=prism|direct|flink|spark|dataflow|universal] [--profile=NAME] [runner flags]
 
 Recomputes the batch views of the given event dates from the lake and replaces
