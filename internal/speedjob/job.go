@@ -38,10 +38,13 @@ type Config struct {
 	// subscription has been empty this long.
 	StopAfterIdle time.Duration
 
-	Team       gaming.TeamScoreOptions
-	UserDelay  time.Duration
-	Stats      gaming.GameStatsOptions
-	DedupeTime time.Duration
+	// Team, UserDelay and Stats configure the views (zero values: the
+	// defaults of Beam's LeaderBoard and GameStats); DedupeHorizon is how
+	// long an event_id is remembered (default team window + lateness).
+	Team          gaming.TeamScoreOptions
+	UserDelay     time.Duration
+	Stats         gaming.GameStatsOptions
+	DedupeHorizon time.Duration
 
 	// FlushRows and FlushDelay bound how long a row waits before its
 	// insertAll: whichever comes first.
@@ -65,7 +68,7 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.Team.EarlyDelay, "early_delay", 5*time.Minute, "processing-time delay of a speculative (EARLY) pane after the pane's first event")
 	fs.DurationVar(&c.Team.LateDelay, "late_delay", 10*time.Minute, "processing-time delay of a LATE pane after the first late event")
 	fs.DurationVar(&c.UserDelay, "user_delay", 10*time.Minute, "processing-time period of the user score firings")
-	fs.DurationVar(&c.DedupeTime, "dedupe_horizon", 0, "how long after an event's time a copy with the same event_id still counts as a duplicate (default window + allowed lateness)")
+	fs.DurationVar(&c.DedupeHorizon, "dedupe_horizon", 0, "how long after an event's time a copy with the same event_id still counts as a duplicate (default window + allowed lateness)")
 	fs.IntVar(&c.FlushRows, "flush_rows", 500, "rows per insertAll batch before a flush")
 	fs.DurationVar(&c.FlushDelay, "flush_delay", 2*time.Second, "longest a row waits for its insertAll batch")
 	c.BQ.Register(fs)
@@ -93,7 +96,7 @@ func (c Config) plan(now time.Time) (plan, error) {
 	if c.FlushDelay <= 0 {
 		p.FlushDelay = 2 * time.Second
 	}
-	if p.DedupeTime <= 0 {
+	if p.DedupeHorizon <= 0 {
 		t := c.Team
 		if t.Window <= 0 {
 			t.Window = time.Hour
@@ -101,7 +104,7 @@ func (c Config) plan(now time.Time) (plan, error) {
 		if t.AllowedLateness <= 0 {
 			t.AllowedLateness = 2 * time.Hour
 		}
-		p.DedupeTime = t.Window + t.AllowedLateness
+		p.DedupeHorizon = t.Window + t.AllowedLateness
 	}
 	if p.Instance == "" {
 		p.Instance = "speed-" + p.Start.Format("20060102T150405.000Z")
@@ -143,7 +146,7 @@ func (p plan) build() *beam.Pipeline {
 		StopAfterIdle: p.StopAfterIdle, Pipeline: pipelineName,
 	})
 	events, dead := transforms.Parse(s, raws, transforms.ParseOptions{Pipeline: pipelineName, RunID: p.Instance})
-	unique := transforms.DedupeStream(s, transforms.WithEventTime(s, events), transforms.DedupeStreamOptions{Horizon: p.DedupeTime})
+	unique := transforms.DedupeStream(s, transforms.WithEventTime(s, events), transforms.DedupeStreamOptions{Horizon: p.DedupeHorizon})
 
 	var deadLetters []beam.PCollection
 	deadLetters = append(deadLetters, dead)
