@@ -41,6 +41,9 @@ var (
 	rate    = flag.Float64("rate", 1000, "publish rate, events per second")
 	poll    = flag.Duration("poll", 250*time.Millisecond, "how often the emulator is polled for visible rows")
 	timeout = flag.Duration("timeout", 10*time.Minute, "give up waiting for rows after this long")
+	// Late events hold the source's watermark back (it follows the earliest
+	// event time of each Pull); 0 measures the job without them.
+	lateRate = flag.Float64("late_rate", gen.DefaultLateRate, "fraction of events that arrive 10 min to 2 h after their event time")
 )
 
 func main() {
@@ -104,6 +107,7 @@ func run(ctx context.Context, job speedjob.Config) error {
 
 	cfg := gen.DefaultConfig()
 	cfg.Events = *events
+	cfg.LateRate = *lateRate
 	// Event times lie in the hours just before the run, so none is from the
 	// future; the latency measured is that of the user scores, which fire
 	// in processing time whatever the event times.
