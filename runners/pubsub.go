@@ -15,6 +15,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/railyard-dev/railyard/schemas"
 	"github.com/railyard-dev/railyard/transforms"
 	"github.com/railyard-dev/railyard/transforms/pubsubsource"
 )
@@ -25,7 +26,7 @@ const PubSubReadURN = "beam:transform:pubsub_read:v1"
 
 // DataflowIDAttribute is the message attribute Dataflow's Pub/Sub source
 // deduplicates on: the ingest gateway sets it to the event ID.
-const DataflowIDAttribute = "event_id"
+const DataflowIDAttribute = schemas.AttrEventID
 
 func init() {
 	register.DoFn1x2[[]byte, transforms.Raw, error](&dataflowMessageToRaw{})

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
-	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"github.com/spf13/cobra"
 
 	"github.com/railyard-dev/railyard/internal/gcpclient"
@@ -247,16 +246,15 @@ wait:
 // createLocalTopics creates the topics, and the subscriptions asked for on
 // the events topic, on the local emulator.
 func createLocalTopics(ctx context.Context, client *pubsub.Client, events, deadLetters string, subs []string) error {
-	for _, t := range []string{events, deadLetters} {
-		if _, err := client.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: t}); err != nil {
-			return fmt.Errorf("ingest: creating %s on the local emulator: %w", t, err)
-		}
+	names := make([]string, len(subs))
+	for i, sub := range subs {
+		names[i] = gcpclient.SubscriptionName(client.Project(), sub)
 	}
-	for _, s := range subs {
-		name := "projects/" + client.Project() + "/subscriptions/" + s
-		if _, err := client.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{Name: name, Topic: events}); err != nil {
-			return fmt.Errorf("ingest: creating subscription %s on the local emulator: %w", name, err)
-		}
+	if err := gcpclient.EnsureTopic(ctx, client, events, 0, names...); err != nil {
+		return fmt.Errorf("ingest: on the local emulator: %w", err)
+	}
+	if err := gcpclient.EnsureTopic(ctx, client, deadLetters, 0); err != nil {
+		return fmt.Errorf("ingest: on the local emulator: %w", err)
 	}
 	return nil
 }

@@ -24,6 +24,7 @@ import (
 	"google.golang.org/api/iterator"
 
 	"github.com/railyard-dev/railyard/internal/cliflags"
+	"github.com/railyard-dev/railyard/internal/gcpclient"
 	"github.com/railyard-dev/railyard/internal/gen"
 	"github.com/railyard-dev/railyard/internal/localstack"
 	"github.com/railyard-dev/railyard/schemas"
@@ -68,12 +69,7 @@ func newArchiveEnv(t testing.TB, ackDeadlineSeconds int32) *archiveEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.gcs.Close() })
-	if _, err := e.client.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: e.topic}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.client.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{
-		Name: e.sub, Topic: e.topic, AckDeadlineSeconds: ackDeadlineSeconds,
-	}); err != nil {
+	if err := gcpclient.EnsureTopic(ctx, e.client, e.topic, time.Duration(ackDeadlineSeconds)*time.Second, e.sub); err != nil {
 		t.Fatal(err)
 	}
 	return e

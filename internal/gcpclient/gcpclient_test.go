@@ -272,3 +272,31 @@ func TestBigQueryInsertQuery(t *testing.T) {
 		}
 	}
 }
+
+// TestEnsureTopic creates a topic with subscriptions on pstest, keeps the
+// ack deadline asked for, and is a no-op the second time.
+func TestEnsureTopic(t *testing.T) {
+	ctx := context.Background()
+	stack := localstack.StartForTest(t, localstack.Options{PubSub: true})
+	client, err := stack.GCPConfig().PubSub(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	topic := gcpclient.TopicName(stack.Project, "ensure")
+	subs := []string{gcpclient.SubscriptionName(stack.Project, "a"), gcpclient.SubscriptionName(stack.Project, "b")}
+	for range 2 {
+		if err := gcpclient.EnsureTopic(ctx, client, topic, 42*time.Second, subs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range subs {
+		s, err := client.SubscriptionAdminClient.GetSubscription(ctx, &pubsubpb.GetSubscriptionRequest{Subscription: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Topic != topic || s.AckDeadlineSeconds != 42 {
+			t.Errorf("%s: topic %s, ack deadline %d s; want %s, 42 s", name, s.Topic, s.AckDeadlineSeconds, topic)
+		}
+	}
+}

@@ -7,19 +7,20 @@ import (
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
+
+	"github.com/railyard-dev/railyard/schemas"
 )
 
-// Message attributes the ingest gateway sets on every event it publishes,
-// and that Publish sets the same way.
+// Message attributes the ingest gateway sets on every event it publishes
+// (package schemas), and that Publish sets the same way.
 const (
-	AttrEventID       = "event_id"
-	AttrEventTime     = "event_time"
-	AttrSchemaVersion = "schema_version"
+	AttrEventID       = schemas.AttrEventID
+	AttrEventTime     = schemas.AttrEventTime
+	AttrSchemaVersion = schemas.AttrSchemaVersion
 )
 
-// EventTimeLayout is how the event_time attribute is written: RFC 3339 in
-// UTC with milliseconds.
-const EventTimeLayout = "2006-01-02T15:04:05.000Z07:00"
+// EventTimeLayout is how the event_time attribute is written.
+const EventTimeLayout = schemas.EventTimeAttrLayout
 
 // Attributes are the message attributes of a generated line as the ingest
 // gateway would publish it: event_id and event_time when the line has them

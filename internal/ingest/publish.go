@@ -14,17 +14,17 @@ import (
 	"github.com/railyard-dev/railyard/schemas"
 )
 
-// Event message attributes: the contract with every subscriber.
+// Event message attributes: the contract with every subscriber, defined in
+// package schemas; AttrGame is the MQTT topic's game.
 const (
-	AttrEventID       = "event_id"
-	AttrEventTime     = "event_time"
-	AttrSchemaVersion = "schema_version"
+	AttrEventID       = schemas.AttrEventID
+	AttrEventTime     = schemas.AttrEventTime
+	AttrSchemaVersion = schemas.AttrSchemaVersion
 	AttrGame          = "game"
 )
 
-// EventTimeLayout is the layout of the event_time attribute: RFC 3339 with
-// milliseconds, always in UTC ("Z").
-const EventTimeLayout = "2006-01-02T15:04:05.000Z07:00"
+// EventTimeLayout is the layout of the event_time attribute.
+const EventTimeLayout = schemas.EventTimeAttrLayout
 
 // Dead letters written by the gateway.
 const (

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/railyard-dev/railyard/schemas"
 )
 
 // AckMode says who acknowledges the messages the source reads.
@@ -41,7 +43,7 @@ const AckIDAttribute = "railyard.ack_id"
 
 // Defaults applied to zero Config fields.
 const (
-	DefaultEventTimeAttribute = "event_time"
+	DefaultEventTimeAttribute = schemas.AttrEventTime
 	DefaultMaxMessages        = 1000
 	DefaultIdleAdvance        = 5 * time.Second
 	DefaultAckDeadline        = 60 * time.Second

@@ -56,11 +56,7 @@ func newFixture(t testing.TB, ackDeadline time.Duration, reactors ...pstest.Serv
 	f := &fixture{srv: srv, endpoint: srv.Addr, client: c,
 		topic:        fmt.Sprintf("projects/%s/topics/%s", testProject, name),
 		subscription: fmt.Sprintf("projects/%s/subscriptions/%s", testProject, name)}
-	if _, err := c.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: f.topic}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{
-		Name: f.subscription, Topic: f.topic, AckDeadlineSeconds: int32(ackDeadline / time.Second)}); err != nil {
+	if err := gcpclient.EnsureTopic(ctx, c, f.topic, ackDeadline, f.subscription); err != nil {
 		t.Fatal(err)
 	}
 	return f
