@@ -66,6 +66,17 @@ func DecodeLine(line []byte, now time.Time) (GameEvent, error) {
 // DecodeJSON decodes and validates one JSON-encoded GameEvent. Unknown fields
 // are allowed so that newer clients can add fields without being rejected.
 func DecodeJSON(data []byte, now time.Time) (GameEvent, error) {
+	if e, ok := decodeJSONFast(data, now); ok {
+		return e, nil
+	}
+	return decodeJSONStd(data, now)
+}
+
+// decodeJSONStd is the reference decoder built on encoding/json. It defines
+// DecodeJSON's behaviour: every error and every unusual input is decided here;
+// decodeJSONFast (decodefast.go) only short-cuts inputs whose result it can
+// prove equal to this function's successful result.
+func decodeJSONStd(data []byte, now time.Time) (GameEvent, error) {
 	var w wireEvent
 	if err := json.Unmarshal(data, &w); err != nil {
 		return GameEvent{}, invalid(ReasonMalformedJSON, "", "%v", err)

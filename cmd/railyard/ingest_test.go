@@ -31,7 +31,7 @@ func TestIngestHelp(t *testing.T) {
 		"--listen", "127.0.0.1:8080", "--mqtt_addr", "--topic", "game-events", "--dead_letter_topic", "game-events-dead-letters",
 		"--pubsub_project", "RAILYARD_PUBSUB_PROJECT", "--pubsub_endpoint", "PUBSUB_EMULATOR_HOST", "--max_body_bytes", "1048576",
 		"--auth_token", "RAILYARD_INGEST_TOKEN", "--auth_token_file", "--tls_cert", "--tls_key", "--max_outstanding",
-		"--backpressure_wait", "--publish_timeout", "--publish_batch_delay", "--publish_batch_count", "--shutdown_timeout",
+		"--backpressure_wait", "--publish_timeout", "--publish_batch_delay", "--publish_batch_count", "--direct_publish_min", "--shutdown_timeout",
 		"--stats_interval", "--instance_id", "--local", "--local_subscriptions", "--log_level",
 		"POST /v1/events", "application/x-ndjson", "text/csv", "Content-Encoding: gzip", "railyard/events/<game>",
 		"202", "400", "401/403", "413", "415", "429", "503", "Retry-After", "/healthz", "/readyz", "/metrics", "SIGINT/SIGTERM",

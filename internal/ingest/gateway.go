@@ -37,6 +37,7 @@ const (
 	DefaultReadyTimeout     = 2 * time.Second
 	DefaultBatchDelay       = time.Millisecond
 	DefaultBatchCount       = 500
+	DefaultDirectPublishMin = 32
 )
 
 // Config configures a Gateway. Zero values take the defaults above.
@@ -70,6 +71,13 @@ type Config struct {
 	// (PublishSettings.DelayThreshold and CountThreshold).
 	BatchDelay time.Duration
 	BatchCount int
+	// DirectPublishMin is the number of valid events from which a request
+	// publishes them in Publish RPCs of its own (at most 1000 messages
+	// each) instead of through the client's bundler, which spends a
+	// goroutine hand-off, a result and a channel on every message. Smaller
+	// requests (single events, most MQTT messages) keep the bundler, which
+	// gathers them across requests. Negative: always the bundler.
+	DirectPublishMin int
 	// InstanceID names this gateway process in dead letters (run_id);
 	// default "ingest-<host>-<pid>".
 	InstanceID string
@@ -107,6 +115,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BatchCount == 0 {
 		c.BatchCount = DefaultBatchCount
+	}
+	if c.DirectPublishMin == 0 {
+		c.DirectPublishMin = DefaultDirectPublishMin
 	}
 	if c.InstanceID == "" {
 		host, _ := os.Hostname()
@@ -206,6 +217,9 @@ func New(cfg Config, client *pubsub.Client) (*Gateway, error) {
 	g.pub = &publisher{
 		events:      events,
 		deadLetters: deadLetters,
+		eventsTopic: g.topics[0],
+		publishRPC:  client.TopicAdminClient.Publish,
+		directMin:   cfg.DirectPublishMin,
 		runID:       cfg.InstanceID,
 		capacity:    int64(cfg.MaxOutstanding),
 		sem:         semaphore.NewWeighted(int64(cfg.MaxOutstanding)),

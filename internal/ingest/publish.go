@@ -3,13 +3,21 @@ package ingest
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"github.com/googleapis/gax-go/v2"
 	"golang.org/x/sync/semaphore"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/railyard-dev/railyard/schemas"
 )
@@ -36,14 +44,19 @@ const (
 // Pub/Sub to confirm them, with a bound on the messages outstanding at once.
 type publisher struct {
 	events, deadLetters *pubsub.Publisher
-	runID               string
-	capacity            int64
-	sem                 *semaphore.Weighted
-	outstanding         atomic.Int64
-	wait                time.Duration
-	timeout             time.Duration
-	metrics             *Metrics
-	now                 func() time.Time
+	// eventsTopic, publishRPC and directMin serve requests with at least
+	// directMin valid events, which publish them in their own RPCs.
+	eventsTopic string
+	publishRPC  func(context.Context, *pubsubpb.PublishRequest, ...gax.CallOption) (*pubsubpb.PublishResponse, error)
+	directMin   int
+	runID       string
+	capacity    int64
+	sem         *semaphore.Weighted
+	outstanding atomic.Int64
+	wait        time.Duration
+	timeout     time.Duration
+	metrics     *Metrics
+	now         func() time.Time
 
 	accepted, deadLettered, failures atomic.Int64
 }
@@ -95,12 +108,18 @@ func (p *publisher) publish(ctx context.Context, b batch) (outcome, *RequestErro
 		}
 	}
 	start := time.Now()
+	timer := time.NewTimer(p.timeout)
+	defer timer.Stop()
+	valid := 0
 	for i := range b.items {
 		if r := b.items[i].Err; r != nil {
 			p.metrics.rejected.WithLabelValues(b.transport, string(r.Reason)).Inc()
+		} else {
+			valid++
 		}
 	}
 	p.outstanding.Add(int64(n))
+	direct := p.directMin > 0 && valid >= p.directMin
 	results := make([]*pubsub.PublishResult, n)
 	now := p.now().UTC()
 	// The Pub/Sub client must not stop publishing when the client of the
@@ -108,19 +127,28 @@ func (p *publisher) publish(ctx context.Context, b batch) (outcome, *RequestErro
 	bg := context.Background()
 	for i := range b.items {
 		it := &b.items[i]
-		if it.Err == nil {
-			results[i] = p.events.Publish(bg, &pubsub.Message{Data: it.Payload, Attributes: eventAttributes(it.Event, b.attrs)})
-		} else {
+		switch {
+		case it.Err != nil:
 			results[i] = p.deadLetters.Publish(bg, deadLetterMessage(it, b, p.runID, now))
+		case !direct:
+			results[i] = p.events.Publish(bg, &pubsub.Message{Data: it.Payload, Attributes: eventAttributes(it.Event, b.attrs)})
 		}
+	}
+	var directErrs []error
+	if direct {
+		directErrs = p.publishDirect(b, valid)
 	}
 
 	out := outcome{settled: true}
 	var pending []*pubsub.PublishResult
-	timer := time.NewTimer(p.timeout)
-	defer timer.Stop()
 	expired := false
 	for i, r := range results {
+		it := &b.items[i]
+		if r == nil {
+			p.outstanding.Add(-1)
+			p.record(&out, it, b.transport, directErrs[i])
+			continue
+		}
 		if !expired {
 			select {
 			case <-r.Ready():
@@ -128,22 +156,15 @@ func (p *publisher) publish(ctx context.Context, b batch) (outcome, *RequestErro
 				expired = true
 			}
 		}
-		it := &b.items[i]
 		select {
 		case <-r.Ready():
 			p.outstanding.Add(-1)
-			p.record(&out, it, b.transport, r)
+			_, err := r.Get(bg)
+			p.record(&out, it, b.transport, err)
 		default:
 			out.settled = false
 			pending = append(pending, r)
-			topic := "events"
-			if it.Err != nil {
-				topic = "dead_letters"
-			}
-			p.metrics.publishFailures.WithLabelValues(topic, ReasonPublishTimeout).Inc()
-			p.failures.Add(1)
-			out.failed = append(out.failed, failure{Index: it.Index, Reason: ReasonPublishTimeout,
-				Detail: "Pub/Sub did not confirm the publish within " + p.timeout.String() + "; it may still arrive"})
+			p.record(&out, it, b.transport, errPublishTimedOut)
 		}
 	}
 	p.metrics.publishLatency.Observe(time.Since(start).Seconds())
@@ -163,18 +184,26 @@ func (p *publisher) publish(ctx context.Context, b batch) (outcome, *RequestErro
 	return out, nil
 }
 
-// record books a finished publish.
-func (p *publisher) record(out *outcome, it *Item, transport string, r *pubsub.PublishResult) {
-	_, err := r.Get(context.Background())
+// errPublishTimedOut is the outcome of a publish not confirmed within the
+// publish timeout: it may still arrive.
+var errPublishTimedOut = errors.New("publish not confirmed in time")
+
+// record books the outcome of an item's publish: err is nil when Pub/Sub
+// confirmed it.
+func (p *publisher) record(out *outcome, it *Item, transport string, err error) {
 	valid := it.Err == nil
 	if err != nil {
 		topic := "events"
 		if !valid {
 			topic = "dead_letters"
 		}
-		p.metrics.publishFailures.WithLabelValues(topic, ReasonPublishFailed).Inc()
+		reason, detail := ReasonPublishFailed, err.Error()
+		if errors.Is(err, errPublishTimedOut) {
+			reason, detail = ReasonPublishTimeout, "Pub/Sub did not confirm the publish within "+p.timeout.String()+"; it may still arrive"
+		}
+		p.metrics.publishFailures.WithLabelValues(topic, reason).Inc()
 		p.failures.Add(1)
-		out.failed = append(out.failed, failure{Index: it.Index, Reason: ReasonPublishFailed, Detail: err.Error()})
+		out.failed = append(out.failed, failure{Index: it.Index, Reason: reason, Detail: detail})
 		if !valid {
 			out.rejected = append(out.rejected, *it)
 		}
@@ -189,6 +218,79 @@ func (p *publisher) record(out *outcome, it *Item, transport string, r *pubsub.P
 	out.rejected = append(out.rejected, *it)
 	p.deadLettered.Add(1)
 	p.metrics.deadLetters.WithLabelValues(transport).Inc()
+}
+
+// Bounds of one Publish RPC. Pub/Sub takes at most 1000 messages and 10 MB
+// per request; the byte bound is the client's own batch bound (1 MB), which
+// also stays under the 4 MiB that gRPC servers receive by default (pstest).
+const (
+	maxRPCMessages = pubsub.MaxPublishRequestCount
+	maxRPCBytes    = 1_000_000
+	// maxSendBytes lifts gRPC's default 4 MiB send limit, as the Pub/Sub
+	// client does for its own batches.
+	maxSendBytes = 20 << 20
+)
+
+// publishDirect publishes the valid events of b (valid of them) in Publish
+// RPCs of their own, concurrently, each bounded by the publish timeout,
+// and returns the outcome of each item's publish, indexed like b.items.
+// The RPCs run on a background context, like the client's bundler: a
+// gateway client that goes away does not cancel a publish half-way.
+func (p *publisher) publishDirect(b batch, valid int) []error {
+	errs := make([]error, len(b.items))
+	// One allocation for all the messages of the request.
+	msgs := make([]pubsubpb.PubsubMessage, valid)
+	type rpc struct {
+		items []int
+		msgs  []*pubsubpb.PubsubMessage
+	}
+	var rpcs []rpc
+	cur, curBytes, m := rpc{}, 0, 0
+	for i := range b.items {
+		it := &b.items[i]
+		if it.Err != nil {
+			continue
+		}
+		msg := &msgs[m]
+		m++
+		msg.Data = it.Payload
+		msg.Attributes = eventAttributes(it.Event, b.attrs)
+		size := len(msg.Data) + 128 // attributes and framing
+		if len(cur.msgs) == maxRPCMessages || (len(cur.msgs) > 0 && curBytes+size > maxRPCBytes) {
+			rpcs = append(rpcs, cur)
+			cur, curBytes = rpc{}, 0
+		}
+		cur.items = append(cur.items, i)
+		cur.msgs = append(cur.msgs, msg)
+		curBytes += size
+	}
+	rpcs = append(rpcs, cur)
+
+	send := func(r rpc) {
+		ctx, cancel := context.WithTimeout(context.Background(), p.timeout)
+		defer cancel()
+		resp, err := p.publishRPC(ctx, &pubsubpb.PublishRequest{Topic: p.eventsTopic, Messages: r.msgs},
+			gax.WithGRPCOptions(grpc.MaxCallSendMsgSize(maxSendBytes)))
+		switch {
+		case err != nil && (ctx.Err() != nil || status.Code(err) == codes.DeadlineExceeded):
+			err = errPublishTimedOut
+		case err == nil && len(resp.GetMessageIds()) != len(r.msgs):
+			err = fmt.Errorf("Pub/Sub returned %d message ids for %d messages", len(resp.GetMessageIds()), len(r.msgs))
+		}
+		for _, i := range r.items {
+			errs[i] = err
+		}
+	}
+	if len(rpcs) == 1 {
+		send(rpcs[0])
+		return errs
+	}
+	var wg sync.WaitGroup
+	for _, r := range rpcs {
+		wg.Go(func() { send(r) })
+	}
+	wg.Wait()
+	return errs
 }
 
 func eventAttributes(e schemas.GameEvent, extra map[string]string) map[string]string {

@@ -9,7 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"cloud.google.com/go/pubsub/v2/pstest"
+
 	"github.com/railyard-dev/railyard/internal/ingest"
+	"github.com/railyard-dev/railyard/schemas"
 )
 
 // TestBodiesAreValidAndDistinct: every generated body is what the gateway
@@ -89,5 +93,41 @@ func TestRunCountsWhatTheServerAccepted(t *testing.T) {
 	// The warm-up request is the first of the 31 the server sees.
 	if res.OK+res.Failed != 30 || res.Failed != 10 || res.Events != int64(res.OK)*5 || !strings.Contains(res.FirstFailure, "429") {
 		t.Fatalf("result %+v", res)
+	}
+}
+
+// TestRunCeiling publishes straight to pstest: every event arrives once,
+// as the gateway would publish it (payload and attributes), and the
+// result counts them; a missing topic is an error before any load.
+func TestRunCeiling(t *testing.T) {
+	srv := pstest.NewServerWithAddress("127.0.0.1:0")
+	defer srv.Close()
+	const topic = "projects/p/topics/events"
+	if _, err := srv.GServer.CreateTopic(context.Background(), &pubsubpb.Topic{Name: topic}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config{requests: 30, concurrency: 4, batch: 20, seed: 5}
+	res, err := runCeiling(context.Background(), cfg, "pubsub://"+srv.Addr, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OK != 30 || res.Failed != 0 || res.Events != 600 || res.P50 <= 0 {
+		t.Fatalf("result %+v", res)
+	}
+	msgs := srv.Messages()
+	ids := map[string]bool{}
+	for _, m := range msgs {
+		e, err := schemas.DecodeJSON(m.Data, time.Now())
+		if err != nil || m.Attributes[schemas.AttrEventID] != e.EventID ||
+			m.Attributes[schemas.AttrEventTime] != e.EventTime.Format(schemas.EventTimeAttrLayout) {
+			t.Fatalf("message %s %v: %v", m.Data, m.Attributes, err)
+		}
+		ids[e.EventID] = true
+	}
+	if len(msgs) != 600 || len(ids) != 600 {
+		t.Fatalf("%d messages, %d distinct events; want 600", len(msgs), len(ids))
+	}
+	if _, err := runCeiling(context.Background(), cfg, srv.Addr, "projects/p/topics/missing"); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Fatalf("missing topic: %v", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -33,8 +34,9 @@ type config struct {
 
 func main() {
 	var (
-		cfg  config
-		bare string
+		cfg                   config
+		bare, pubsub, ceiling string
+		topics                string
 	)
 	flag.StringVar(&cfg.url, "url", "http://127.0.0.1:8080/v1/events", "where to POST")
 	flag.IntVar(&cfg.requests, "requests", 1000, "requests to send in all")
@@ -45,7 +47,17 @@ func main() {
 	flag.StringVar(&cfg.name, "name", "run", "name printed in the result line")
 	flag.Int64Var(&cfg.seed, "seed", time.Now().UnixNano(), "generator seed (event ids differ between seeds)")
 	flag.StringVar(&bare, "serve_bare", "", "instead of sending: serve the bare baseline handler on this address until interrupted")
+	flag.StringVar(&pubsub, "serve_pubsub", "", "instead of sending: serve a Pub/Sub emulator (pstest) with the -topics on this address until interrupted")
+	flag.StringVar(&topics, "topics", "", "comma-separated full topic names: the topics -serve_pubsub creates, or the one topic -ceiling publishes to")
+	flag.StringVar(&ceiling, "ceiling", "", "instead of POSTing: publish the same events straight to the Pub/Sub emulator at this host:port, one RPC per request (the gateway's ceiling)")
 	flag.Parse()
+	if pubsub != "" {
+		if err := servePubSub(pubsub, strings.Split(topics, ",")); err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if bare != "" {
 		if err := serveBare(bare); err != nil {
 			fmt.Fprintln(os.Stderr, "loadgen:", err)
@@ -53,7 +65,15 @@ func main() {
 		}
 		return
 	}
-	res, err := run(context.Background(), cfg)
+	var (
+		res result
+		err error
+	)
+	if ceiling != "" {
+		res, err = runCeiling(context.Background(), cfg, ceiling, topics)
+	} else {
+		res, err = run(context.Background(), cfg)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
@@ -118,13 +138,7 @@ func (r result) line(cfg config) string {
 // bodies builds one body per request, every event distinct and valid (event
 // times in the last two hours).
 func bodies(cfg config) ([][]byte, error) {
-	gc := gen.Config{
-		Events: int64(cfg.requests) * int64(cfg.batch),
-		Seed:   cfg.seed,
-		Start:  time.Now().Add(-2 * time.Hour).Truncate(time.Hour),
-		Hours:  1,
-	}
-	g, err := gen.New(gc)
+	g, err := gen.New(genConfig(cfg))
 	if err != nil {
 		return nil, err
 	}
@@ -154,6 +168,16 @@ func bodies(cfg config) ([][]byte, error) {
 		}
 	}
 	return out, nil
+}
+
+// genConfig generates distinct valid events, enough for cfg's requests.
+func genConfig(cfg config) gen.Config {
+	return gen.Config{
+		Events: int64(cfg.requests) * int64(cfg.batch),
+		Seed:   cfg.seed,
+		Start:  time.Now().Add(-2 * time.Hour).Truncate(time.Hour),
+		Hours:  1,
+	}
 }
 
 func run(ctx context.Context, cfg config) (result, error) {
