@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/railyard-dev/railyard/internal/pubsubcodec"
 	"github.com/railyard-dev/railyard/schemas"
 )
 
@@ -270,7 +271,7 @@ func (p *publisher) publishDirect(b batch, valid int) []error {
 		ctx, cancel := context.WithTimeout(context.Background(), p.timeout)
 		defer cancel()
 		resp, err := p.publishRPC(ctx, &pubsubpb.PublishRequest{Topic: p.eventsTopic, Messages: r.msgs},
-			gax.WithGRPCOptions(grpc.MaxCallSendMsgSize(maxSendBytes)))
+			gax.WithGRPCOptions(grpc.MaxCallSendMsgSize(maxSendBytes), grpc.ForceCodecV2(pubsubcodec.Codec{})))
 		switch {
 		case err != nil && (ctx.Err() != nil || status.Code(err) == codes.DeadlineExceeded):
 			err = errPublishTimedOut
