@@ -192,3 +192,48 @@ func TestDirectPublishMatchesBundled(t *testing.T) {
 		t.Fatalf("direct and bundled differ:\n%v\n%v", got[1], got[-1])
 	}
 }
+
+// TestSmallRequestsPathByLoad: a small request goes straight to its own RPC
+// while the gateway is idle, and through the client's bundler while
+// publishes are in flight — and is accepted either way.
+func TestSmallRequestsPathByLoad(t *testing.T) {
+	g := newGate(DefaultTopic)
+	env := newTestEnv(t, Config{}, g.option())
+	t.Cleanup(g.release)
+	pub := env.gw.pub
+
+	var held []string
+	for i := range 10 {
+		held = append(held, validEvent("held-"+strconv.Itoa(i)))
+	}
+	heldAnswer := postAsync(t, env.url+EventsPath, jsonArray(held...), "Content-Type: application/json")
+	g.waitEntered(t)
+	if got := pub.directEvents.Load(); got != 10 {
+		t.Fatalf("idle gateway: %d events went direct, want the 10 of the first request", got)
+	}
+	// Ten messages in flight: single events now go through the bundler.
+	var singles []<-chan response
+	for i := range 3 {
+		singles = append(singles, postAsync(t, env.url+EventsPath, []byte(validEvent("busy-"+strconv.Itoa(i))), "Content-Type: application/json"))
+	}
+	waitFor(t, "the single events to be handed to the bundler", func() bool { return pub.outstanding.Load() == 13 })
+	if got := pub.directEvents.Load(); got != 10 {
+		t.Fatalf("busy gateway: %d events went direct, want still 10", got)
+	}
+	g.release()
+	for i, ch := range append(singles, heldAnswer) {
+		if r := <-ch; r.Status != http.StatusAccepted {
+			t.Fatalf("request %d: %d %s", i, r.Status, r.Raw)
+		}
+	}
+	// Idle again: the next single event goes direct.
+	if r := env.post([]byte(validEvent("idle")), "Content-Type: application/json"); r.Status != http.StatusAccepted {
+		t.Fatalf("idle request: %d %s", r.Status, r.Raw)
+	}
+	if got := pub.directEvents.Load(); got != 11 {
+		t.Fatalf("idle again: %d events went direct, want 11", got)
+	}
+	if got := len(env.eventIDs()); got != 14 {
+		t.Fatalf("%d events published, want 14", got)
+	}
+}

@@ -74,9 +74,11 @@ type Config struct {
 	// DirectPublishMin is the number of valid events from which a request
 	// publishes them in Publish RPCs of its own (at most 1000 messages
 	// each) instead of through the client's bundler, which spends a
-	// goroutine hand-off, a result and a channel on every message. Smaller
-	// requests (single events, most MQTT messages) keep the bundler, which
-	// gathers them across requests. Negative: always the bundler.
+	// goroutine hand-off, a result, a channel and a batching delay on every
+	// message. Smaller requests (single events, most MQTT messages) go
+	// direct too while fewer than 8 messages are in flight, and otherwise
+	// through the bundler, which gathers them across requests. Negative:
+	// always the bundler.
 	DirectPublishMin int
 	// InstanceID names this gateway process in dead letters (run_id);
 	// default "ingest-<host>-<pid>".
