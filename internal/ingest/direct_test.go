@@ -237,3 +237,20 @@ func TestSmallRequestsPathByLoad(t *testing.T) {
 		t.Fatalf("%d events published, want 14", got)
 	}
 }
+
+// TestNoEmptyPublish: a request with no valid event sends no Publish RPC
+// to the events topic (Pub/Sub refuses empty ones), only its dead letters.
+func TestNoEmptyPublish(t *testing.T) {
+	log := newRPCLog(DefaultTopic)
+	env := newTestEnv(t, Config{}, log.option())
+	r := env.post(jsonArray(`{"event_id":"x"}`, `{"event_id":"y"}`), "Content-Type: application/json", "X-Request-Id: empty-1")
+	if r.Status != http.StatusBadRequest || len(r.Rejected) != 2 {
+		t.Fatalf("answer %d: %s", r.Status, r.Raw)
+	}
+	if got := log.list(); len(got) != 0 {
+		t.Fatalf("publish RPCs to the events topic: %v", got)
+	}
+	if got := len(env.deadLetters("empty-1#")); got != 2 {
+		t.Fatalf("%d dead letters", got)
+	}
+}

@@ -123,7 +123,7 @@ func (p *publisher) publish(ctx context.Context, b batch) (outcome, *RequestErro
 	}
 	// Direct when the request is big enough to fill an RPC, or when so few
 	// messages are in flight that the bundler would mostly add its delay.
-	direct := p.directMin > 0 && (valid >= p.directMin || p.outstanding.Load() < directWhenFewerOutstanding)
+	direct := p.directMin > 0 && valid > 0 && (valid >= p.directMin || p.outstanding.Load() < directWhenFewerOutstanding)
 	p.outstanding.Add(int64(n))
 	results := make([]*pubsub.PublishResult, n)
 	now := p.now().UTC()
@@ -278,7 +278,9 @@ func (p *publisher) publishDirect(b batch, valid int) []error {
 		cur.msgs = append(cur.msgs, msg)
 		curBytes += size
 	}
-	rpcs = append(rpcs, cur)
+	if len(cur.msgs) > 0 {
+		rpcs = append(rpcs, cur)
+	}
 
 	send := func(r rpc) {
 		ctx, cancel := context.WithTimeout(context.Background(), p.timeout)
