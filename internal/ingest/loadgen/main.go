@@ -232,27 +232,34 @@ func run(ctx context.Context, cfg config) (result, error) {
 	}
 	wg.Wait()
 
+	return drive(cfg, func(i int) error {
+		_, err := send(reqBodies[i])
+		return err
+	}), nil
+}
+
+// drive makes cfg.requests calls of send (with the request's index) from
+// cfg.concurrency goroutines and measures them.
+func drive(cfg config, send func(i int) error) result {
 	var (
 		next      atomic.Int64
 		mu        sync.Mutex
+		wg        sync.WaitGroup
 		latencies = make([]time.Duration, 0, cfg.requests)
 		res       = result{Requests: cfg.requests}
 	)
 	start := time.Now()
 	for range cfg.concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			var mine []time.Duration
-			ok, failed := 0, 0
-			var first string
+			ok, failed, first := 0, 0, ""
 			for {
 				i := int(next.Add(1)) - 1
 				if i >= cfg.requests {
 					break
 				}
 				t0 := time.Now()
-				_, err := send(reqBodies[i])
+				err := send(i)
 				mine = append(mine, time.Since(t0))
 				if err != nil {
 					failed++
@@ -271,7 +278,7 @@ func run(ctx context.Context, cfg config) (result, error) {
 			if res.FirstFailure == "" {
 				res.FirstFailure = first
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	res.Elapsed = time.Since(start)
@@ -279,7 +286,7 @@ func run(ctx context.Context, cfg config) (result, error) {
 	slices.Sort(latencies)
 	res.P50 = percentile(latencies, 0.50)
 	res.P99 = percentile(latencies, 0.99)
-	return res, nil
+	return res
 }
 
 func percentile(sorted []time.Duration, q float64) time.Duration {

@@ -6,12 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
-	"time"
 
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"cloud.google.com/go/pubsub/v2/pstest"
@@ -85,53 +81,12 @@ func runCeiling(ctx context.Context, cfg config, endpoint, topic string) (result
 	if _, err := stub.GetTopic(ctx, &pubsubpb.GetTopicRequest{Topic: topic}); err != nil {
 		return result{}, fmt.Errorf("topic %s: %w", topic, err)
 	}
-	var (
-		next      atomic.Int64
-		mu        sync.Mutex
-		wg        sync.WaitGroup
-		latencies = make([]time.Duration, 0, len(reqs))
-		res       = result{Requests: len(reqs)}
-	)
-	start := time.Now()
-	for range cfg.concurrency {
-		wg.Go(func() {
-			var mine []time.Duration
-			ok, failed, first := 0, 0, ""
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(reqs) {
-					break
-				}
-				t0 := time.Now()
-				resp, err := stub.Publish(ctx, reqs[i])
-				mine = append(mine, time.Since(t0))
-				if err == nil && len(resp.MessageIds) != len(reqs[i].Messages) {
-					err = fmt.Errorf("%d message ids for %d messages", len(resp.MessageIds), len(reqs[i].Messages))
-				}
-				if err != nil {
-					failed++
-					if first == "" {
-						first = err.Error()
-					}
-					continue
-				}
-				ok++
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			latencies = append(latencies, mine...)
-			res.OK += ok
-			res.Failed += failed
-			if res.FirstFailure == "" {
-				res.FirstFailure = first
-			}
-		})
-	}
-	wg.Wait()
-	res.Elapsed = time.Since(start)
-	res.Events = int64(res.OK) * int64(cfg.batch)
-	slices.Sort(latencies)
-	res.P50 = percentile(latencies, 0.50)
-	res.P99 = percentile(latencies, 0.99)
-	return res, nil
+	cfg.requests = len(reqs)
+	return drive(cfg, func(i int) error {
+		resp, err := stub.Publish(ctx, reqs[i])
+		if err == nil && len(resp.MessageIds) != len(reqs[i].Messages) {
+			err = fmt.Errorf("%d message ids for %d messages", len(resp.MessageIds), len(reqs[i].Messages))
+		}
+		return err
+	}), nil
 }
