@@ -77,6 +77,8 @@ if [ "$quick" = 0 ]; then
   step "fuzzing the event decoder for 20s (seed corpus in schemas/testdata/fuzz)"
   go test -run '^$' -fuzz '^FuzzDecodeLine$' -fuzztime 20s ./schemas
   go test -run '^$' -fuzz '^FuzzReadEvent$' -fuzztime 10s ./schemas
+  step "fuzzing the decoder's fast path against encoding/json for 15s"
+  go test -run '^$' -fuzz '^FuzzDecodeJSONFastPath$' -fuzztime 15s ./schemas
   step "fuzzing the gateway's body parser and the Pub/Sub event-time parser for 10s each"
   go test -run '^$' -fuzz '^FuzzParseBody$' -fuzztime 10s ./internal/ingest
   go test -run '^$' -fuzz '^FuzzEventTimeOf$' -fuzztime 10s ./transforms/pubsubsource
