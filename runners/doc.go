@@ -48,4 +48,7 @@
 // PCollections natively. [Run] therefore checks that the graph agrees with the
 // declared [Mode]: a Batch run of an unbounded graph is refused, and a
 // Streaming run of a bounded graph is logged as running as a batch job.
+// On prism, [Run] also turns off prism's splitting of slow bundles for
+// streaming jobs ([PrismNoSplitExperiment]): prism 2.77 loses state updates
+// when it splits a bundle of a stateful stage.
 package runners

@@ -129,6 +129,9 @@ func Run(ctx context.Context, p *beam.Pipeline, mode Mode) (beam.PipelineResult,
 	case mode == Streaming && !unbounded && name != "prism":
 		log.Warnf(ctx, "railyard: streaming pipeline has only bounded PCollections; %s will run it as a batch job", name)
 	}
+	if name == "prism" && mode == Streaming {
+		UsePrismNoSplit()
+	}
 	log.Infof(ctx, "railyard: running %s pipeline on %s (%s)", mode, name, describeTarget(name, currentFlags()))
 	return beam.Run(ctx, name, p)
 }

@@ -2,6 +2,7 @@ package transforms
 
 import (
 	"fmt"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
 	"testing"
 	"time"
 
@@ -12,7 +13,13 @@ import (
 	"github.com/railyard-dev/railyard/schemas"
 )
 
-func TestMain(m *testing.M) { ptest.MainWithDefault(m, "prism") }
+func TestMain(m *testing.M) {
+	// DedupeStream is stateful. runners.PrismNoSplitExperiment says why
+	// prism must not split its bundles; runners cannot be imported here
+	// (it imports this package through the Pub/Sub source).
+	*jobopts.Experiments = "prism_disable_sdf_split"
+	ptest.MainWithDefault(m, "prism")
+}
 
 func init() {
 	register.Function1x1(deadKey)

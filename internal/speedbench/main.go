@@ -40,7 +40,7 @@ var (
 	events  = flag.Int64("events", 20000, "events to publish (all kinds: valid, late, duplicate, invalid)")
 	rate    = flag.Float64("rate", 1000, "publish rate, events per second")
 	poll    = flag.Duration("poll", 250*time.Millisecond, "how often the emulator is polled for visible rows")
-	timeout = flag.Duration("timeout", 10*time.Minute, "give up waiting for rows after this long")
+	timeout = flag.Duration("timeout", 10*time.Minute, "give up waiting for rows this long after publishing ended")
 	// Late events hold the source's watermark back (it follows the earliest
 	// event time of each Pull); 0 measures the job without them.
 	lateRate = flag.Float64("late_rate", gen.DefaultLateRate, "fraction of events that arrive 10 min to 2 h after their event time")
@@ -150,6 +150,21 @@ func run(ctx context.Context, job speedjob.Config) error {
 		baseDone <- pullBaseline(baseCtx, ps.SubscriptionAdminClient, baseSub, &mu, byID, &baseLatencies)
 	}()
 
+	// The table is polled while events are published, so that a row's
+	// latency is measured when it first becomes visible, not when
+	// publishing ends.
+	wantCh := make(chan int64, 1)
+	type visibleResult struct {
+		lat  map[string][]time.Duration
+		last time.Time
+		err  error
+	}
+	visibleDone := make(chan visibleResult, 1)
+	go func() {
+		lat, last, err := waitVisible(ctx, bqClient, c.TableID(catalog.TableRealtimeUser), &mu, perUser, wantCh)
+		visibleDone <- visibleResult{lat, last, err}
+	}()
+
 	logf("publishing %d events at %.0f/s", *events, *rate)
 	pubStart := time.Now()
 	publisher := ps.Publisher(topic)
@@ -185,12 +200,14 @@ func run(ctx context.Context, job speedjob.Config) error {
 	if want != summary.ValidUnique {
 		return fmt.Errorf("recorded %d valid unique events, the generator made %d", want, summary.ValidUnique)
 	}
-	visible, last, err := waitVisible(ctx, bqClient, c.TableID(catalog.TableRealtimeUser), perUser, want)
+	wantCh <- want
+	vr := <-visibleDone
 	stopBase()
 	<-baseDone
-	if err != nil {
-		return err
+	if vr.err != nil {
+		return vr.err
 	}
+	visible, last := vr.lat, vr.last
 	var latencies []time.Duration
 	for _, times := range visible {
 		latencies = append(latencies, times...)
@@ -244,25 +261,42 @@ func pullBaseline(ctx context.Context, client *vkit.SubscriptionAdminClient, sub
 }
 
 // waitVisible polls the user score table until the users' visible event
-// counts add up to want, and returns, per user, the latency of each of the
-// user's events: the k-th published event of a user is taken as visible
-// when a row of the user first counts k events.
-func waitVisible(ctx context.Context, client *bigquery.Client, table string, perUser map[string][]time.Time, want int64) (map[string][]time.Duration, time.Time, error) {
+// counts add up to the number of valid unique events published, which
+// arrives on want once publishing has ended; it polls from the start, while
+// events are still being published. It returns, per user, the latency of
+// each of the user's events: the k-th published event of a user is taken
+// as visible when a row of the user first counts k events. perUser (the
+// confirmation times of each user's events, in publish order) is guarded
+// by mu.
+func waitVisible(ctx context.Context, client *bigquery.Client, table string, mu *sync.Mutex, perUser map[string][]time.Time, want <-chan int64) (map[string][]time.Duration, time.Time, error) {
 	seen := map[string]int{}
 	lat := map[string][]time.Duration{}
-	deadline := time.Now().Add(*timeout)
-	var total int64
-	var last time.Time
+	var (
+		deadline time.Time // set once publishing has ended
+		target   int64 = -1
+		total    int64
+		last     time.Time
+	)
 	lastReport := time.Now()
-	for total < want {
+	for target < 0 || total < target {
+		select {
+		case w := <-want:
+			target = w
+			deadline = time.Now().Add(*timeout)
+		default:
+		}
 		if time.Since(lastReport) > 5*time.Second {
-			logf("%d of %d events visible in %s", total, want, table)
+			logf("%d events visible in %s", total, table)
 			lastReport = time.Now()
 		}
-		if time.Now().After(deadline) {
-			return nil, last, fmt.Errorf("only %d of %d events visible in %s after %s", total, want, table, *timeout)
+		if target >= 0 && time.Now().After(deadline) {
+			return nil, last, fmt.Errorf("only %d of %d events visible in %s %s after publishing ended", total, target, table, *timeout)
 		}
-		time.Sleep(*poll)
+		select {
+		case <-ctx.Done():
+			return nil, last, ctx.Err()
+		case <-time.After(*poll):
+		}
 		now := time.Now()
 		q := client.Query(fmt.Sprintf("SELECT user, MAX(events) AS events FROM `%s` GROUP BY user", table))
 		it, err := q.Read(ctx)
@@ -281,13 +315,18 @@ func waitVisible(ctx context.Context, client *bigquery.Client, table string, per
 			if err != nil {
 				return nil, last, err
 			}
+			mu.Lock()
 			times := perUser[row.User]
-			for k := seen[row.User]; k < int(row.Events) && k < len(times); k++ {
+			// Counted events whose publish confirmation has not been
+			// recorded yet are taken up by a later poll.
+			upTo := min(int(row.Events), len(times))
+			for k := seen[row.User]; k < upTo; k++ {
 				lat[row.User] = append(lat[row.User], max(0, now.Sub(times[k])))
 				total++
 				last = now
 			}
-			seen[row.User] = max(seen[row.User], int(row.Events))
+			mu.Unlock()
+			seen[row.User] = max(seen[row.User], upTo)
 		}
 	}
 	return lat, last, nil

@@ -1,6 +1,7 @@
 package gaming
 
 import (
+	"github.com/railyard-dev/railyard/runners"
 	"math"
 	"reflect"
 	"testing"
@@ -16,7 +17,11 @@ import (
 	"github.com/railyard-dev/railyard/transforms"
 )
 
-func TestMain(m *testing.M) { ptest.MainWithDefault(m, "prism") }
+func TestMain(m *testing.M) {
+	// The views' pane accumulation is stateful: see runners.PrismNoSplitExperiment.
+	runners.UsePrismNoSplit()
+	ptest.MainWithDefault(m, "prism")
+}
 
 func init() {
 	register.Function1x1(roundMinutes)
