@@ -273,7 +273,7 @@ func waitVisible(ctx context.Context, client *bigquery.Client, table string, mu 
 	lat := map[string][]time.Duration{}
 	var (
 		deadline time.Time // set once publishing has ended
-		target   int64 = -1
+		target   int64     = -1
 		total    int64
 		last     time.Time
 	)
