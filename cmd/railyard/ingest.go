@@ -111,7 +111,7 @@ and collecting less often saves CPU per event (scripts/bench-ingest.sh).`,
 	fl.DurationVar(&f.cfg.BatchDelay, "publish_batch_delay", ingest.DefaultBatchDelay, "Pub/Sub client batching: send a batch after this delay")
 	fl.IntVar(&f.cfg.BatchCount, "publish_batch_count", ingest.DefaultBatchCount, "Pub/Sub client batching: send a batch when it has this many messages (at most 1000)")
 	fl.IntVar(&f.cfg.DirectPublishMin, "direct_publish_min", ingest.DefaultDirectPublishMin,
-		"a request with at least this many valid events publishes them in Publish RPCs of its own (up to 1000 messages each) instead of through the client's batching; -1: never")
+		"a request with at least this many valid events publishes them in Publish RPCs of its own (up to 1000 messages each) instead of through the client's batching, as do smaller ones while fewer than 8 messages are in flight; -1: never")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown_timeout", 30*time.Second, "on SIGINT/SIGTERM, how long in-flight requests may take to finish")
 	fl.DurationVar(&f.statsInterval, "stats_interval", 30*time.Second, "log running totals this often; 0: never")
 	fl.StringVar(&f.cfg.InstanceID, "instance_id", "", `name of this gateway in dead letters (run_id); default "ingest-<host>-<pid>"`)
