@@ -270,7 +270,11 @@ func (p *publisher) publishDirect(b batch, valid int) []error {
 		m++
 		msg.Data = it.Payload
 		msg.Attributes = eventAttributes(it.Event, b.attrs)
-		size := len(msg.Data) + 128 // attributes and framing
+		// The message's encoded size, give or take a few bytes of framing.
+		size := len(msg.Data) + 8
+		for k, v := range msg.Attributes {
+			size += len(k) + len(v) + 8
+		}
 		if len(cur.msgs) == maxRPCMessages || (len(cur.msgs) > 0 && curBytes+size > maxRPCBytes) {
 			rpcs = append(rpcs, cur)
 			cur, curBytes = rpc{}, 0
