@@ -2,7 +2,6 @@ package runners
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -13,11 +12,12 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
+
+	"github.com/railyard-dev/railyard/internal/testkit"
 )
 
 // prismChildEnv makes the test binary serve a prism job server on the given
@@ -71,24 +71,6 @@ func servePrismJobServer(portStr string) (code int) {
 	return 0
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer goroutine and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startPrismJobServer starts a prism job server in a child process (this test
 // binary, see TestMain) on a free loopback port and returns its endpoint. The
 // server is stopped, and its port checked closed, when the test ends.
@@ -119,7 +101,7 @@ func tryStartPrismJobServer(t *testing.T) (string, error) {
 
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d", prismChildEnv, port))
-	stderr := &syncBuffer{}
+	stderr := &testkit.SyncBuffer{}
 	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/railyard-dev/railyard/internal/gcpclient"
 	"github.com/railyard-dev/railyard/internal/localstack"
+	"github.com/railyard-dev/railyard/internal/testkit"
 )
 
 func TestIngestHelp(t *testing.T) {
@@ -63,24 +63,6 @@ func TestIngestFlagErrors(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer safe to read while the command writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestIngestLocal runs `railyard ingest --local` with tokens from the
 // environment and a file, sends an event over HTTP and one over MQTT,
 // receives both from the subscription it asked for, and stops it the way
@@ -95,7 +77,7 @@ func TestIngestLocal(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr lockedBuffer
+	var stdout, stderr testkit.SyncBuffer
 	cmd := newRootCommand()
 	cmd.SetArgs([]string{"ingest", "--local", "--listen", "127.0.0.1:0", "--mqtt_addr", "127.0.0.1:0",
 		"--local_subscriptions", "check", "--auth_token_file", tokenFile, "--stats_interval", "0"})

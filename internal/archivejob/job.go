@@ -12,7 +12,6 @@ import (
 
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -20,9 +19,7 @@ import (
 	"github.com/railyard-dev/railyard/internal/gcpclient"
 	"github.com/railyard-dev/railyard/internal/reconcile"
 	"github.com/railyard-dev/railyard/runners"
-	"github.com/railyard-dev/railyard/schemas"
 	"github.com/railyard-dev/railyard/schemas/catalog"
-	"github.com/railyard-dev/railyard/transforms"
 	"github.com/railyard-dev/railyard/transforms/bqsink"
 	"github.com/railyard-dev/railyard/transforms/lakewriter"
 	"github.com/railyard-dev/railyard/transforms/pubsubsource"
@@ -155,34 +152,12 @@ func (p plan) build() *beam.Pipeline {
 	if p.BQ.Project != "" {
 		// A copy for ops.dead_letters; the durable record, and what the
 		// ack waits for, is the lake's _dead_letters file.
-		ds := s.Scope("dead_letters")
-		written := bqsink.Append(ds, bqsink.AppendConfig{Config: bqsink.Config{
+		bqsink.AppendDeadLetters(s, bqsink.AppendConfig{Config: bqsink.Config{
 			Project: p.BQ.Project, Endpoint: p.BQ.Endpoint, Table: p.BQ.Catalog().TableID(catalog.TableDeadLetters),
 			Pipeline: pipelineName, RunID: p.RunID,
-		}}, beam.ParDo(ds, bqsink.DeadLetterInsertID, res.DeadLetters))
-		beam.ParDo0(ds, countDeadLettersToBigQuery, written.Written)
-		beam.ParDo0(ds, failOnUnwritableDeadLetter, written.DeadLetters)
+		}}, beam.ParDo(s, bqsink.DeadLetterInsertID, res.DeadLetters))
 	}
 	return pipeline
-}
-
-// metricDeadLettersToBigQuery counts dead letters appended to
-// ops.dead_letters.
-const metricDeadLettersToBigQuery = "dead_letters_written"
-
-var deadLettersToBigQuery = beam.NewCounter(transforms.MetricsNamespace, metricDeadLettersToBigQuery)
-
-func countDeadLettersToBigQuery(ctx context.Context, c bqsink.PartitionCount) {
-	deadLettersToBigQuery.Inc(ctx, c.Rows)
-}
-
-func failOnUnwritableDeadLetter(d schemas.DeadLetter) error {
-	return fmt.Errorf("dead letter of %s (%s) could not be appended to ops.dead_letters: %s", d.Source, d.Reason, d.Detail)
-}
-
-func init() {
-	register.Function2x0(countDeadLettersToBigQuery)
-	register.Function1x1(failOnUnwritableDeadLetter)
 }
 
 // CheckSubscription fails when the subscription does not exist or its ack

@@ -182,7 +182,7 @@ func (p plan) sinkConfig(table string) bqsink.Config {
 // serve --sink=discard and the runner's own monitoring.
 const (
 	metricRowsWrittenPrefix = "rows_written/"
-	metricDeadLetters       = "dead_letters_written"
+	metricDeadLetters       = bqsink.MetricDeadLettersWritten
 )
 
 // build constructs the batch pipeline: lake → parse → dedupe → views →
@@ -214,12 +214,9 @@ func (p plan) build() *beam.Pipeline {
 		deadLetters = append(deadLetters, res.DeadLetters)
 	}
 	allDead := beam.Flatten(s, deadLetters...)
-	written := bqsink.Append(s, bqsink.AppendConfig{Config: p.sinkConfig(catalog.TableDeadLetters)},
+	// A dead letter that cannot be written either fails the run.
+	bqsink.AppendDeadLetters(s, bqsink.AppendConfig{Config: p.sinkConfig(catalog.TableDeadLetters)},
 		beam.ParDo(s, bqsink.DeadLetterInsertID, allDead))
-	beam.ParDo0(s, countDeadLettersWritten, written.Written)
-	// A dead letter that cannot be written either fails the run: there is
-	// nowhere left to keep it.
-	beam.ParDo0(s, failOnUnwritableDeadLetter, written.DeadLetters)
 	return pipeline
 }
 
@@ -227,15 +224,9 @@ func countRowsWritten(ctx context.Context, c bqsink.PartitionCount) {
 	beam.NewCounter(transforms.MetricsNamespace, metricRowsWrittenPrefix+c.Table+"/"+c.Partition).Inc(ctx, c.Rows)
 }
 
+// deadLettersWritten counts, under the sink's own name, the dead letters
+// --sink=discard does not write.
 var deadLettersWritten = beam.NewCounter(transforms.MetricsNamespace, metricDeadLetters)
-
-func countDeadLettersWritten(ctx context.Context, c bqsink.PartitionCount) {
-	deadLettersWritten.Inc(ctx, c.Rows)
-}
-
-func failOnUnwritableDeadLetter(d schemas.DeadLetter) error {
-	return fmt.Errorf("dead letter from %s (%s) could not be written to ops.dead_letters: %s: %s", d.Source, d.Reason, d.Reason, d.Detail)
-}
 
 // countRowsFn counts a view's rows per partition without writing them
 // (--sink=discard), under the same counter names the sink path uses.
@@ -264,8 +255,6 @@ func init() {
 	register.DoFn2x0[context.Context, beam.X](&countRowsFn{})
 	register.Function2x0(countDiscardedDeadLetter)
 	register.Function2x0(countRowsWritten)
-	register.Function2x0(countDeadLettersWritten)
-	register.Function1x1(failOnUnwritableDeadLetter)
 }
 
 // Reconciliation is the run's account (package reconcile).

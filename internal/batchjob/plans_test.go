@@ -10,42 +10,20 @@ import (
 	"reflect"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"cloud.google.com/go/civil"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
 	"github.com/railyard-dev/railyard/internal/gen"
 	"github.com/railyard-dev/railyard/internal/reconcile"
 	"github.com/railyard-dev/railyard/internal/reference"
+	"github.com/railyard-dev/railyard/internal/testkit"
 	"github.com/railyard-dev/railyard/schemas"
 	"github.com/railyard-dev/railyard/transforms"
 )
-
-// The rows and dead letters of the test pipelines, by key. prism runs the
-// DoFns in this process (loopback), so they can hand them back this way.
-var (
-	collectedMu sync.Mutex
-	collected   = map[string][]any{}
-)
-
-type collectFn struct {
-	Key string `json:"key"`
-}
-
-func (fn *collectFn) ProcessElement(x beam.X) {
-	collectedMu.Lock()
-	defer collectedMu.Unlock()
-	collected[fn.Key] = append(collected[fn.Key], x)
-}
-
-func init() {
-	register.DoFn1x0[beam.X](&collectFn{})
-}
 
 // planRun is what one plan computed.
 type planRun struct {
@@ -66,39 +44,25 @@ func runPlan(t *testing.T, cfg Config, start time.Time) planRun {
 	rows, dead := p.compute(s)
 	key := t.Name() + "/" + p.Plan + "/"
 	for i, v := range p.Views {
-		beam.ParDo0(s, &collectFn{Key: key + v.Name}, rows[i])
+		testkit.Collect(s, key+v.Name, rows[i])
 	}
-	beam.ParDo0(s, &collectFn{Key: key + "dead"}, dead)
+	testkit.Collect(s, key+"dead", dead)
 	res, err := ptest.RunWithMetrics(pipeline)
 	if err != nil {
 		t.Fatalf("plan %s: %v", p.Plan, err)
 	}
-	collectedMu.Lock()
-	defer collectedMu.Unlock()
 	var out planRun
-	for _, x := range collected[key+"user_scores_daily"] {
-		out.rows.Users = append(out.rows.Users, x.(schemas.UserScoreDaily))
-	}
-	for _, x := range collected[key+"team_scores_hourly"] {
-		out.rows.Teams = append(out.rows.Teams, x.(schemas.TeamScore))
-	}
-	for _, x := range collected[key+"game_stats_daily"] {
-		out.rows.Stats = append(out.rows.Stats, x.(schemas.GameStatsDaily))
-	}
+	out.rows.Users = testkit.Take[schemas.UserScoreDaily](t, key+"user_scores_daily")
+	out.rows.Teams = testkit.Take[schemas.TeamScore](t, key+"team_scores_hourly")
+	out.rows.Stats = testkit.Take[schemas.GameStatsDaily](t, key+"game_stats_daily")
 	out.rows = normalise(out.rows)
-	for _, x := range collected[key+"dead"] {
-		d := x.(schemas.DeadLetter)
+	for _, d := range testkit.Take[schemas.DeadLetter](t, key+"dead") {
 		if !d.Time.Equal(start) || d.RunID != cfg.RunID || d.Pipeline != pipelineName || d.Stage != transforms.StageParse {
 			t.Errorf("plan %s: dead letter %+v: want time %s, run %s, pipeline %s, stage %s", p.Plan, d, start, cfg.RunID, pipelineName, transforms.StageParse)
 		}
 		out.dead = append(out.dead, strings.Join([]string{d.Reason, d.Source, d.Detail, string(d.Payload), d.Attributes}, "|"))
 	}
 	sort.Strings(out.dead)
-	for k := range collected {
-		if strings.HasPrefix(k, key) {
-			delete(collected, k)
-		}
-	}
 	out.counters = reconcile.Counters(res)
 	return out
 }

@@ -19,6 +19,7 @@ import (
 	"cloud.google.com/go/pubsub/v2/pstest"
 
 	"github.com/railyard-dev/railyard/internal/gcpclient"
+	"github.com/railyard-dev/railyard/internal/testkit"
 	"github.com/railyard-dev/railyard/schemas"
 )
 
@@ -31,7 +32,7 @@ type testEnv struct {
 	srv    *pstest.Server
 	client *pubsub.Client
 	url    string
-	logs   *syncBuffer
+	logs   *testkit.SyncBuffer
 }
 
 // newTestEnv starts pstest (with reactors, if any), creates both topics and
@@ -48,7 +49,7 @@ func newTestEnv(t *testing.T, cfg Config, reactors ...pstest.ServerReactorOption
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = client.Close() })
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("gateway logs:\n%s", logs.String())
@@ -262,21 +263,4 @@ func (g *gate) waitEntered(t testing.TB) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("no publish reached pstest")
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

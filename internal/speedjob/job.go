@@ -172,10 +172,8 @@ func (p plan) build() *beam.Pipeline {
 		beam.ParDo(s, &sessionStatsIDFn{Table: catalog.TableRealtimeGameStatsSessions, Instance: p.Instance}, sessions))
 
 	allDead := beam.Flatten(s, deadLetters...)
-	written := bqsink.Append(s.Scope("dead_letters"), bqsink.AppendConfig{Config: p.sinkConfig(catalog.TableDeadLetters)},
+	bqsink.AppendDeadLetters(s, bqsink.AppendConfig{Config: p.sinkConfig(catalog.TableDeadLetters)},
 		p.flush(s, beam.ParDo(s, bqsink.DeadLetterInsertID, allDead)))
-	beam.ParDo0(s, countDeadLettersWritten, written.Written)
-	beam.ParDo0(s, failOnUnwritableDeadLetter, written.DeadLetters)
 	return pipeline
 }
 

@@ -2,7 +2,6 @@ package speedjob
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -57,24 +56,11 @@ func millis(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 // written.
 const (
 	metricRowsWrittenPrefix = "rows_written/"
-	metricDeadLetters       = "dead_letters_written"
+	metricDeadLetters       = bqsink.MetricDeadLettersWritten
 )
 
 func countRowsWritten(ctx context.Context, c bqsink.PartitionCount) {
 	beam.NewCounter(transforms.MetricsNamespace, metricRowsWrittenPrefix+c.Table).Inc(ctx, c.Rows)
-}
-
-var deadLettersWritten = beam.NewCounter(transforms.MetricsNamespace, metricDeadLetters)
-
-func countDeadLettersWritten(ctx context.Context, c bqsink.PartitionCount) {
-	deadLettersWritten.Inc(ctx, c.Rows)
-}
-
-// failOnUnwritableDeadLetter fails the bundle when a dead letter cannot be
-// written: there is nowhere left to keep it, and the failed bundle leaves
-// its messages unacknowledged for redelivery.
-func failOnUnwritableDeadLetter(d schemas.DeadLetter) error {
-	return fmt.Errorf("dead letter from %s (%s) could not be written to ops.dead_letters: %s", d.Source, d.Reason, d.Detail)
 }
 
 func init() {
@@ -82,6 +68,4 @@ func init() {
 	register.DoFn1x2[schemas.UserScore, string, schemas.UserScore](&userScoreIDFn{})
 	register.DoFn1x2[schemas.SessionStats, string, schemas.SessionStats](&sessionStatsIDFn{})
 	register.Function2x0(countRowsWritten)
-	register.Function2x0(countDeadLettersWritten)
-	register.Function1x1(failOnUnwritableDeadLetter)
 }

@@ -33,7 +33,9 @@
 //		beam.ParDo(s, bqsink.DeadLetterInsertID, deadLetters))
 //
 // BigQuery drops rows whose insert ID it saw in about the last minute, best
-// effort; goccy's emulator keeps every copy.
+// effort; goccy's emulator keeps every copy. AppendDeadLetters is Append for
+// a job's dead letters: it counts them (dead_letters_written) and fails the
+// bundle for one the table refuses, since there is nowhere left to keep it.
 //
 // # How a partition replace works
 //

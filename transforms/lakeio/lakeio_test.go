@@ -10,43 +10,21 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"cloud.google.com/go/civil"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/metrics"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/railyard-dev/railyard/internal/gen"
 	"github.com/railyard-dev/railyard/internal/localstack"
+	"github.com/railyard-dev/railyard/internal/testkit"
 	"github.com/railyard-dev/railyard/schemas/catalog"
 	"github.com/railyard-dev/railyard/transforms"
 )
-
-// The pipelines run on prism with in-process (loopback) workers, so a DoFn
-// can hand its input back to the test through package state.
-var (
-	collectMu sync.Mutex
-	collected = map[string][]transforms.Raw{}
-)
-
-type collectFn struct {
-	Key string `json:"key"`
-}
-
-func (fn *collectFn) ProcessElement(r transforms.Raw) {
-	collectMu.Lock()
-	defer collectMu.Unlock()
-	collected[fn.Key] = append(collected[fn.Key], r)
-}
-
-func init() {
-	register.DoFn1x0[transforms.Raw](&collectFn{})
-}
 
 var day1 = civil.Date{Year: 2026, Month: 11, Day: 1}
 
@@ -60,15 +38,13 @@ func run(t *testing.T, build func(s beam.Scope) []beam.PCollection) ([]map[strin
 	keys := make([]string, len(cols))
 	for i, c := range cols {
 		keys[i] = fmt.Sprintf("%s#%d", t.Name(), i)
-		beam.ParDo0(s, &collectFn{Key: keys[i]}, c)
+		testkit.Collect(s, keys[i], c)
 	}
 	res, err := ptest.RunWithMetrics(p)
 	outs := make([]map[string]string, len(cols))
-	collectMu.Lock()
-	defer collectMu.Unlock()
 	for i, k := range keys {
 		outs[i] = map[string]string{}
-		for _, r := range collected[k] {
+		for _, r := range testkit.Take[transforms.Raw](t, k) {
 			if _, dup := outs[i][r.Source]; dup {
 				t.Errorf("%s read twice", r.Source)
 			}
@@ -77,7 +53,6 @@ func run(t *testing.T, build func(s beam.Scope) []beam.PCollection) ([]map[strin
 			}
 			outs[i][r.Source] = string(r.Payload)
 		}
-		delete(collected, k)
 	}
 	return outs, res, err
 }

@@ -14,7 +14,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,43 +29,11 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/railyard-dev/railyard/internal/localstack"
+	"github.com/railyard-dev/railyard/internal/testkit"
 	"github.com/railyard-dev/railyard/schemas"
 	"github.com/railyard-dev/railyard/transforms"
 	"github.com/railyard-dev/railyard/transforms/lakeio"
 )
-
-// The pipelines run on prism with in-process (loopback) workers, so a DoFn
-// can hand what it sees back to the test through package state.
-var (
-	collectMu sync.Mutex
-	collected = map[string][]any{}
-)
-
-type collectFn struct {
-	Key string `json:"key"`
-}
-
-func (fn *collectFn) ProcessElement(x beam.X) {
-	collectMu.Lock()
-	defer collectMu.Unlock()
-	collected[fn.Key] = append(collected[fn.Key], x)
-}
-
-func takeCollected[T any](t *testing.T, key string) []T {
-	t.Helper()
-	collectMu.Lock()
-	defer collectMu.Unlock()
-	var out []T
-	for _, x := range collected[key] {
-		v, ok := x.(T)
-		if !ok {
-			t.Fatalf("%s: collected a %T", key, x)
-		}
-		out = append(out, v)
-	}
-	delete(collected, key)
-	return out
-}
 
 // toRaw turns a test line "<id> <payload>" into a Raw as the Pub/Sub source
 // makes it: Source names the message, the ack ID is an attribute.
@@ -82,7 +49,6 @@ func toRaw(line string) transforms.Raw {
 const testAckAttr = "test.ack_id"
 
 func init() {
-	register.DoFn1x0[beam.X](&collectFn{})
 	register.Function1x1(toRaw)
 	register.Function1x1(payloadOf)
 }
@@ -162,14 +128,14 @@ func runWrite(t *testing.T, cfg Config, steps []step) runOutput {
 	raws := beam.ParDo(s, toRaw, teststream.Create(s, ts))
 	r := Write(s, cfg, raws)
 	key := t.Name()
-	beam.ParDo0(s, &collectFn{Key: key + "/files"}, r.Files)
-	beam.ParDo0(s, &collectFn{Key: key + "/acks"}, r.AckIDs)
-	beam.ParDo0(s, &collectFn{Key: key + "/dead"}, r.DeadLetters)
+	testkit.Collect(s, key+"/files", r.Files)
+	testkit.Collect(s, key+"/acks", r.AckIDs)
+	testkit.Collect(s, key+"/dead", r.DeadLetters)
 	res, err := ptest.RunWithMetrics(p)
 	out := runOutput{
-		files: takeCollected[File](t, key+"/files"),
-		acks:  takeCollected[string](t, key+"/acks"),
-		dead:  takeCollected[schemas.DeadLetter](t, key+"/dead"),
+		files: testkit.Take[File](t, key+"/files"),
+		acks:  testkit.Take[string](t, key+"/acks"),
+		dead:  testkit.Take[schemas.DeadLetter](t, key+"/dead"),
 		res:   res,
 	}
 	if err != nil {
@@ -527,11 +493,11 @@ func TestWriteGCS(t *testing.T) {
 	// The batch layer's reader gives back exactly the lines sent.
 	p, s := beam.NewPipelineWithRoot()
 	raws := lakeio.Read(s, root, []civil.Date{{Year: 2026, Month: 11, Day: 1}})
-	beam.ParDo0(s, &collectFn{Key: t.Name() + "/read"}, beam.ParDo(s, payloadOf, raws))
+	testkit.Collect(s, t.Name()+"/read", beam.ParDo(s, payloadOf, raws))
 	if _, err := ptest.RunWithMetrics(p); err != nil {
 		t.Fatalf("reading the lake back: %v", err)
 	}
-	if got, want := sorted(takeCollected[string](t, t.Name()+"/read")), sorted(payloads(valid)); !slices.Equal(got, want) {
+	if got, want := sorted(testkit.Take[string](t, t.Name()+"/read")), sorted(payloads(valid)); !slices.Equal(got, want) {
 		t.Errorf("lakeio read back:\n got %q\nwant %q", got, want)
 	}
 }

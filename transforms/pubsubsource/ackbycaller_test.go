@@ -16,6 +16,9 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/railyard-dev/railyard/internal/testkit"
+	"github.com/railyard-dev/railyard/transforms"
 )
 
 func ungroup(_ int, ids func(*string) bool, emit func(string)) {
@@ -51,14 +54,14 @@ func TestAckByCallerAcksOnlyThroughAcknowledge(t *testing.T) {
 	p, s := beam.NewPipelineWithRoot()
 	raws := Read(s, cfg)
 	passert.Equals(s, beam.ParDo(s, rawLine, raws), want...)
-	beam.ParDo0(s, &collectFn{Key: key}, raws)
+	testkit.Collect(s, key, raws)
 	grouped := beam.GroupByKey(s, beam.AddFixedKey(s, beam.ParDo(s, ackIDOf, raws)))
 	Acknowledge(s, cfg, beam.ParDo(s, ungroup, grouped))
 	res, err := ptest.RunWithMetrics(p)
 	if err != nil {
 		t.Fatalf("pipeline: %v", err)
 	}
-	for _, r := range collected(key) {
+	for _, r := range testkit.Elements[transforms.Raw](t, key) {
 		id := strings.TrimPrefix(r.Source, f.subscription+"/messages/")
 		// pstest's ack IDs are "<message id>:<delivery>".
 		if got := r.Attributes[AckIDAttribute]; got != id+":1" {

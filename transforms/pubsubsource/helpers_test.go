@@ -6,7 +6,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -141,34 +140,9 @@ func line(source, payload string, attrs map[string]string, ts time.Time) string 
 // ackIDOf returns a Raw's ack ID attribute.
 func ackIDOf(r transforms.Raw) string { return r.Attributes[AckIDAttribute] }
 
-// The pipelines run on prism with loopback workers in this process, so DoFns
-// can hand things to the test through package state, keyed by test.
-var (
-	sinkMu sync.Mutex
-	sinks  = map[string][]transforms.Raw{}
-)
-
-// collectFn keeps every Raw it sees under Key.
-type collectFn struct {
-	Key string `json:"key"`
-}
-
-func (fn *collectFn) ProcessElement(r transforms.Raw) {
-	sinkMu.Lock()
-	defer sinkMu.Unlock()
-	sinks[fn.Key] = append(sinks[fn.Key], r)
-}
-
-func collected(key string) []transforms.Raw {
-	sinkMu.Lock()
-	defer sinkMu.Unlock()
-	return slices.Clone(sinks[key])
-}
-
 func init() {
 	register.Function2x1(rawLine)
 	register.Function1x1(ackIDOf)
-	register.DoFn1x0[transforms.Raw](&collectFn{})
 }
 
 // counter returns a railyard counter's committed value.

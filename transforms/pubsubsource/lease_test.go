@@ -10,6 +10,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
+	"github.com/railyard-dev/railyard/internal/testkit"
 	"github.com/railyard-dev/railyard/transforms"
 )
 
@@ -76,7 +77,7 @@ func TestDeadlinesExtendedWhileInFlight(t *testing.T) {
 	cfg.AckDeadline = 2 * time.Second
 	p, s := beam.NewPipelineWithRoot()
 	held := beam.ParDo(s, &holdFn{Key: key}, Read(s, cfg))
-	beam.ParDo0(s, &collectFn{Key: key}, held)
+	testkit.Collect(s, key, held)
 
 	type result struct {
 		res beam.PipelineResult
@@ -106,7 +107,7 @@ func TestDeadlinesExtendedWhileInFlight(t *testing.T) {
 	if competing != 0 {
 		t.Errorf("a competing subscriber got %d message(s) while they were in flight", competing)
 	}
-	if got := len(collected(key)); got != n {
+	if got := len(testkit.Elements[transforms.Raw](t, key)); got != n {
 		t.Errorf("read %d messages, want %d", got, n)
 	}
 	state := f.ackState()

@@ -12,6 +12,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
+	"github.com/railyard-dev/railyard/internal/testkit"
 	"github.com/railyard-dev/railyard/transforms"
 )
 
@@ -272,12 +273,12 @@ func TestUnfinalizedMessagesExpireForRedelivery(t *testing.T) {
 	f.srv.SetTimeNowFunc(func() time.Time { return time.Now().Add(11 * time.Second) })
 	p, s := beam.NewPipelineWithRoot()
 	raws := Read(s, f.config())
-	beam.ParDo0(s, &collectFn{Key: key}, raws)
+	testkit.Collect(s, key, raws)
 	if err := ptest.Run(p); err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]bool{}
-	for _, r := range collected(key) {
+	for _, r := range testkit.Elements[transforms.Raw](t, key) {
 		got[strings.TrimPrefix(r.Source, f.subscription+"/messages/")] = true
 	}
 	if len(got) != len(ids) {
@@ -303,7 +304,7 @@ func TestEveryBundleIsAcked(t *testing.T) {
 	cfg := f.config()
 	cfg.StopAfterIdle = 3 * time.Second
 	p, s := beam.NewPipelineWithRoot()
-	beam.ParDo0(s, &collectFn{Key: key}, Read(s, cfg))
+	testkit.Collect(s, key, Read(s, cfg))
 	type result struct {
 		res beam.PipelineResult
 		err error
@@ -322,7 +323,7 @@ func TestEveryBundleIsAcked(t *testing.T) {
 		// in a later bundle.
 		for deadline := time.Now().Add(time.Minute); f.ackedCount() < len(ids); time.Sleep(20 * time.Millisecond) {
 			if time.Now().After(deadline) {
-				t.Fatalf("round %d: read %d and acked %d of %d messages in a minute", r, len(collected(key)), f.ackedCount(), len(ids))
+				t.Fatalf("round %d: read %d and acked %d of %d messages in a minute", r, len(testkit.Elements[transforms.Raw](t, key)), f.ackedCount(), len(ids))
 			}
 		}
 	}
@@ -331,7 +332,7 @@ func TestEveryBundleIsAcked(t *testing.T) {
 		t.Fatalf("pipeline: %v", res.err)
 	}
 	seen := map[string]int{}
-	for _, r := range collected(key) {
+	for _, r := range testkit.Elements[transforms.Raw](t, key) {
 		seen[r.Source]++
 	}
 	if len(seen) != len(ids) {
