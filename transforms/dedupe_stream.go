@@ -35,7 +35,8 @@ type DedupeStreamOptions struct {
 // the horizon that clears it, so state does not grow forever. Kept events
 // leave with their own element timestamps (event time, from WithEventTime),
 // so downstream event-time windows treat them exactly as if DedupeStream
-// were not there; the timer holds no watermark.
+// were not there; the timer's output timestamp is its own firing time, so
+// it holds no watermark back.
 //
 // Differences from the batch Dedupe, which the batch views correct:
 //   - when copies of an id differ, the first to arrive is kept (batch keeps
@@ -86,8 +87,13 @@ func (fn *firstCopyFn) ProcessElement(ctx context.Context, ts beam.EventTime, sp
 	if err := fn.Seen.Write(sp, true); err != nil {
 		return err
 	}
-	// No output hold: the timer only frees state.
-	fn.Forget.Set(tp, ts.ToTime().Add(time.Duration(fn.HorizonMillis)*time.Millisecond), timers.WithNoOutputTimestamp())
+	// The timer only frees state and emits nothing. Its output timestamp is
+	// its firing time rather than none (WithNoOutputTimestamp), which Flink
+	// rejects ("TimestampCombiner moved element from TIMESTAMP_MAX_VALUE");
+	// a hold at the firing time never holds the output watermark behind the
+	// input watermark, which must pass that time for the timer to fire.
+	forget := ts.ToTime().Add(time.Duration(fn.HorizonMillis) * time.Millisecond)
+	fn.Forget.Set(tp, forget, timers.WithOutputTimestamp(forget))
 	uniqueCounter.Inc(ctx, 1)
 	emit(e)
 	return nil

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -34,7 +35,11 @@ import (
 	"github.com/railyard-dev/railyard/transforms/lakewriter"
 )
 
-func TestMain(m *testing.M) { ptest.MainWithDefault(m, "prism") }
+func TestMain(m *testing.M) {
+	code := ptest.MainRetWithDefault(m, "prism")
+	jobServers.Stop()
+	os.Exit(code)
+}
 
 const bucket = "lake"
 
@@ -230,7 +235,15 @@ func lakeDates(s gen.Summary) []civil.Date {
 // exactly once in the right partition, the batch layer's counts equal the
 // generator's summary, the rejects dead-lettered, every message acked.
 func TestArchiveEndToEnd(t *testing.T) {
-	e := newArchiveEnv(t, 60)
+	testArchiveEndToEnd(t, newArchiveEnv(t, 60))
+}
+
+// testArchiveEndToEnd drains generated events plus two messages that cannot
+// be lake lines through one run on the runner the flags select: the lake
+// holds exactly the published lines, the rejects are dead letters with
+// their reasons, the batch layer reads back the generator's figures and
+// every message was acked.
+func testArchiveEndToEnd(t *testing.T, e *archiveEnv) {
 	sum, lines := e.publish(t, generator(t, 6000), 0)
 	// Messages that cannot be a line unchanged.
 	bad := map[string]string{"a\nb": lakewriter.ReasonLineBreak, "": lakewriter.ReasonEmptyPayload}
@@ -296,7 +309,10 @@ func TestArchiveEndToEnd(t *testing.T) {
 func TestArchiveCrashAndRestart(t *testing.T) {
 	// An ack deadline just long enough for --max_age=1s, so that what the
 	// stopped run held comes back soon.
-	e := newArchiveEnv(t, 12)
+	testArchiveCrashAndRestart(t, newArchiveEnv(t, 12))
+}
+
+func testArchiveCrashAndRestart(t *testing.T, e *archiveEnv) {
 	cfg := e.config()
 	cfg.MaxAge, cfg.MaxEvents, cfg.StopAfterIdle = time.Second, 200, 0
 

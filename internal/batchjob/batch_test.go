@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"reflect"
 	"sort"
 	"strings"
@@ -25,7 +26,11 @@ import (
 	"github.com/railyard-dev/railyard/schemas/catalog"
 )
 
-func TestMain(m *testing.M) { ptest.MainWithDefault(m, "prism") }
+func TestMain(m *testing.M) {
+	code := ptest.MainRetWithDefault(m, "prism")
+	jobServers.Stop()
+	os.Exit(code)
+}
 
 // batchEnv is a local stack with a generated lake on fake GCS and the
 // catalog applied to the BigQuery emulator; plan is the plan its runs use.

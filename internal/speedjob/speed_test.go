@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,11 @@ import (
 	"github.com/railyard-dev/railyard/schemas/catalog"
 )
 
-func TestMain(m *testing.M) { ptest.MainWithDefault(m, "prism") }
+func TestMain(m *testing.M) {
+	code := ptest.MainRetWithDefault(m, "prism")
+	jobServers.Stop()
+	os.Exit(code)
+}
 
 // speedEnv is pstest and the BigQuery emulator with the catalog applied,
 // a game-events topic and a speed subscription.
@@ -186,6 +191,22 @@ func (e *speedEnv) latestTeamPanes(t *testing.T, table string, cuts []time.Time)
 	return total
 }
 
+// checkAllAcked fails the test unless pstest saw an ack for every message
+// published so far.
+func (e *speedEnv) checkAllAcked(t *testing.T) {
+	t.Helper()
+	msgs := e.stack.PubSubServer.Messages()
+	unacked := 0
+	for _, m := range msgs {
+		if m.Acks == 0 {
+			unacked++
+		}
+	}
+	if len(msgs) == 0 || unacked > 0 {
+		t.Errorf("%d of %d messages were never acked", unacked, len(msgs))
+	}
+}
+
 func (e *speedEnv) query(t *testing.T, sql string) [][]bigquery.Value {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -263,7 +284,15 @@ func (e *speedEnv) checkConverged(t *testing.T, cuts ...time.Time) {
 }
 
 func TestSpeedEndToEnd(t *testing.T) {
-	env := newSpeedEnv(t, "sp1_")
+	testEndToEnd(t, newSpeedEnv(t, "sp1_"), "speed-e2e")
+}
+
+// testEndToEnd publishes generated events with duplicates, invalid and
+// late lines, drains them through one run of the job on the runner the
+// flags select, and checks the realtime tables against the batch views of
+// the same lines, the dead letters, that no pane row repeats and that
+// every message was acked.
+func testEndToEnd(t *testing.T, env *speedEnv, instance string) {
 	cfg := gen.DefaultConfig()
 	cfg.Events, cfg.Seed, cfg.Hours = 3000, 11, 4
 	sum := env.publish(t, cfg)
@@ -271,12 +300,13 @@ func TestSpeedEndToEnd(t *testing.T) {
 		t.Fatalf("fixture lacks duplicates, invalid or late events: %s", sum)
 	}
 
-	rec := env.run(t, env.config("speed-e2e"))
+	rec := env.run(t, env.config(instance))
 	if rec.Read != sum.Lines || rec.Invalid != sum.Invalid || rec.Unique != sum.ValidUnique || rec.Duplicates != sum.Duplicates {
 		t.Errorf("reconciliation read/invalid/unique/duplicates = %d/%d/%d/%d, published %d/%d/%d/%d",
 			rec.Read, rec.Invalid, rec.Unique, rec.Duplicates, sum.Lines, sum.Invalid, sum.ValidUnique, sum.Duplicates)
 	}
 	env.checkConverged(t)
+	env.checkAllAcked(t)
 
 	// Every invalid line is kept, with its reason, in ops.dead_letters.
 	dead := env.query(t, fmt.Sprintf("SELECT reason, COUNT(*) FROM `%s` WHERE pipeline = 'speed' GROUP BY reason",
@@ -314,7 +344,10 @@ func TestSpeedEndToEnd(t *testing.T) {
 // message is processed by exactly one of the two, and the realtime tables
 // converge to the batch values with no row twice.
 func TestSpeedStopAndRestart(t *testing.T) {
-	env := newSpeedEnv(t, "sp2_")
+	testStopAndRestart(t, newSpeedEnv(t, "sp2_"))
+}
+
+func testStopAndRestart(t *testing.T, env *speedEnv) {
 	first := gen.DefaultConfig()
 	first.Events, first.Seed, first.Hours = 1500, 21, 2
 	sumA := env.publish(t, first)

@@ -12,7 +12,6 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/state"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/typex"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/transforms/stats"
 	"github.com/railyard-dev/railyard/schemas"
@@ -53,17 +52,9 @@ const (
 	// MetricSpammers counts the (user, window) pairs flagged as spammers
 	// (Beam's GameStats counts them as spammerUsers).
 	MetricSpammers = "game_stats_spammers"
-	// MetricSpamUnchecked counts the (user, window) pairs that could not be
-	// checked because the window's mean was missing from the side input;
-	// they count as non-spammers. It stays 0 unless a runner hands over a
-	// window's side input before it is complete.
-	MetricSpamUnchecked = "game_stats_spam_unchecked"
 )
 
-var (
-	spammerCounter   = beam.NewCounter(transforms.MetricsNamespace, MetricSpammers)
-	uncheckedCounter = beam.NewCounter(transforms.MetricsNamespace, MetricSpamUnchecked)
-)
+var spammerCounter = beam.NewCounter(transforms.MetricsNamespace, MetricSpammers)
 
 // CalculateGameStats is Beam's GameStats in streaming. The input is
 // schemas.GameEvent timestamped by event time (transforms.WithEventTime).
@@ -71,8 +62,7 @@ var (
 //
 //   - teamScores: schemas.TeamScore per team and fixed window (opts.Window)
 //     without the events of the window's spammers, a user whose score in the
-//     window exceeds SpamScoreWeight times the window's mean user score,
-//     found with the mean as a side input as in Beam;
+//     window exceeds SpamScoreWeight times the window's mean user score;
 //   - sessions: schemas.SessionStats per fixed window (opts.SessionWindow)
 //     of session ends: the number and mean length of the user sessions
 //     (gap opts.SessionGap) that ended in it.
@@ -80,24 +70,30 @@ var (
 // Both fire once, when the watermark passes the window's end (Beam's
 // default trigger, no allowed lateness). The package doc states the exact
 // definitions and how they relate to batch.game_stats_daily.
+//
+// Beam's GameStats hands the mean to the spammer filter, and the spammers
+// to the team sums, as side inputs. Here both are joins by key in the
+// window instead — all user sums of a window grouped under one key, then
+// the events and the spammer flags grouped by user — which give the same
+// rows: Flink's portable runner (Beam 2.62) cannot checkpoint a stage that
+// holds side-input data (its snapshot fails with a ClassCastException and
+// the job restarts), and checkpoints are what make Flink ack Pub/Sub.
 func CalculateGameStats(s beam.Scope, events beam.PCollection, opts GameStatsOptions) (teamScores, sessions beam.PCollection) {
 	s = s.Scope("CalculateGameStats")
 	opts = opts.withDefaults()
 	windowed := beam.WindowInto(s, window.NewFixedWindows(opts.Window), events)
 
-	// Spammers, as Beam's CalculateSpammyUsers: per user sums, their mean as
-	// a side input, users above the weighted mean.
+	// Spammers, as Beam's CalculateSpammyUsers: per user sums, their mean,
+	// users above the weighted mean. The window's sums meet under one key.
 	userSums := stats.SumPerKey(s, beam.ParDo(s, userAndScore, windowed))
-	mean := stats.Mean(s, beam.DropKey(s, userSums))
-	spammers := beam.ParDo(s, flagSpammer, userSums, beam.SideInput{Input: mean})
+	spammers := beam.ParDo(s, flagSpammers, beam.GroupByKey(s, beam.ParDo(s, underOneKey, userSums)))
 
-	// Team scores without spammers. Beam filters the events with the side
-	// input and then sums per team; grouping first and filtering after the
-	// GroupByKey gives the same sums and reads the side input only once the
-	// window has ended, when it is complete (prism hands a window's side
-	// input to a bundle only after the watermark passed the window's end).
-	byTeam := beam.GroupByKey(s, beam.ParDo(s, teamAndUserScore, windowed))
-	deltas := beam.ParDo(s, teamPaneWithoutSpammers, byTeam, beam.SideInput{Input: spammers})
+	// Team scores without spammers: each user's events meet the user's
+	// spammer flag (if any) in the window, the spammers' events are left
+	// out, and the rest are summed per team.
+	byUser := beam.CoGroupByKey(s, beam.ParDo(s, userAndTeamScore, windowed), spammers)
+	kept := beam.ParDo(s, dropSpammerEvents, byUser)
+	deltas := beam.ParDo(s, sumPaneDelta, beam.GroupByKey(s, kept))
 	teamScores = beam.ParDo(s, toTeamScore, accumulatePanes(s, deltas, opts.Window))
 
 	// Sessions: Beam merges session windows in a GroupByKey; runners that
@@ -114,50 +110,62 @@ func CalculateGameStats(s beam.Scope, events beam.PCollection, opts GameStatsOpt
 
 func userAndScore(e schemas.GameEvent) (string, int64) { return e.User, e.Score }
 
-// flagSpammer emits user when its score in the window exceeds
-// SpamScoreWeight times the window's mean user score. The mean is read as an
-// iterable: a window without one (which the pipeline never produces) is
-// counted as unchecked rather than failing the job.
-func flagSpammer(ctx context.Context, user string, score int64, mean func(*float64) bool, emit func(string)) {
-	var m float64
-	if !mean(&m) {
-		uncheckedCounter.Inc(ctx, 1)
-		return
-	}
-	if float64(score) > SpamScoreWeight*m {
-		spammerCounter.Inc(ctx, 1)
-		emit(user)
-	}
-}
-
-// userScore is one event's user and score, grouped by team.
+// userScore is a user's score: one event's, or a window's sum.
 type userScore struct {
 	User  string `beam:"user"`
 	Score int64  `beam:"score"`
 }
 
-func teamAndUserScore(e schemas.GameEvent) (string, userScore) {
-	return e.Team, userScore{User: e.User, Score: e.Score}
+// underOneKey puts every user sum of a window under the same key, so that
+// one group holds the whole window (all its users, for the mean).
+func underOneKey(user string, sum int64) (string, userScore) {
+	return "", userScore{User: user, Score: sum}
 }
 
-// teamPaneWithoutSpammers sums a team's events in one pane, leaving out
-// the window's spammers. A team whose every event was a spammer's has no
-// row, as in Beam, where the filter leaves it nothing to sum.
-func teamPaneWithoutSpammers(pane typex.PaneInfo, w typex.Window, team string, values func(*userScore) bool, spammers func(*string) bool, emit func(string, paneDelta)) {
-	spam := map[string]bool{}
-	var u string
-	for spammers(&u) {
-		spam[u] = true
+// flagSpammers reads a window's user sums, computes their mean and emits
+// each user whose sum exceeds SpamScoreWeight times the mean, keyed by user.
+func flagSpammers(ctx context.Context, _ string, sums func(*userScore) bool, emit func(string, bool)) {
+	var all []userScore
+	var total float64
+	var u userScore
+	for sums(&u) {
+		all = append(all, u)
+		total += float64(u.Score)
 	}
-	var total ScoreCount
-	var v userScore
-	for values(&v) {
-		if !spam[v.User] {
-			total = addScoreCounts(total, ScoreCount{Score: v.Score, Events: 1})
+	if len(all) == 0 {
+		return
+	}
+	mean := total / float64(len(all))
+	for _, u := range all {
+		if float64(u.Score) > SpamScoreWeight*mean {
+			spammerCounter.Inc(ctx, 1)
+			emit(u.User, true)
 		}
 	}
-	if total.Events > 0 {
-		emit(newPaneDelta(pane, w, team, total))
+}
+
+// teamScore is one event's team and score, keyed by user.
+type teamScore struct {
+	Team  string `beam:"team"`
+	Score int64  `beam:"score"`
+}
+
+func userAndTeamScore(e schemas.GameEvent) (string, teamScore) {
+	return e.User, teamScore{Team: e.Team, Score: e.Score}
+}
+
+// dropSpammerEvents passes on a user's events of one window as (team,
+// score) unless the user was flagged a spammer in that window. A team
+// whose every event was a spammer's gets nothing, so no row, as in Beam,
+// where the filter leaves it nothing to sum.
+func dropSpammerEvents(_ string, events func(*teamScore) bool, spam func(*bool) bool, emit func(string, ScoreCount)) {
+	var flagged bool
+	if spam(&flagged) && flagged {
+		return
+	}
+	var e teamScore
+	for events(&e) {
+		emit(e.Team, ScoreCount{Score: e.Score, Events: 1})
 	}
 }
 
@@ -259,15 +267,17 @@ func toSessionStats(t paneTotal) schemas.SessionStats {
 
 func init() {
 	register.Function1x2(userAndScore)
-	register.Function5x0(flagSpammer)
-	register.Iter1[float64]()
-	register.Iter1[string]()
-	register.Emitter1[string]()
 	beam.RegisterType(reflect.TypeOf((*userScore)(nil)).Elem())
-	register.Function1x2(teamAndUserScore)
-	register.Function6x0(teamPaneWithoutSpammers)
+	beam.RegisterType(reflect.TypeOf((*teamScore)(nil)).Elem())
+	register.Function2x2(underOneKey)
+	register.Function4x0(flagSpammers)
 	register.Iter1[userScore]()
-	register.Emitter2[string, paneDelta]()
+	register.Emitter2[string, bool]()
+	register.Function1x2(userAndTeamScore)
+	register.Function4x0(dropSpammerEvents)
+	register.Iter1[teamScore]()
+	register.Iter1[bool]()
+	register.Emitter2[string, ScoreCount]()
 	register.DoFn6x1[beam.EventTime, state.Provider, timers.Provider, string, int64, func(beam.EventTime, int64), error](&userSessionsFn{})
 	register.Emitter2[beam.EventTime, int64]()
 	register.Function1x2(sessionLengthKV)

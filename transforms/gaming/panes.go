@@ -145,8 +145,11 @@ func (fn *accumulatePanesFn) ProcessElement(sp state.Provider, tp timers.Provide
 			fn.Timer.Set(tp, end, timers.WithTag(tagWindowEnd), timers.WithOutputTimestamp(end.Add(-time.Millisecond)))
 		}
 		if fn.RetainMillis > 0 && !d.Global {
-			// No output hold: the timer only frees state.
-			fn.Timer.Set(tp, time.UnixMilli(d.WindowEnd+fn.RetainMillis), timers.WithTag(tagCleanup), timers.WithNoOutputTimestamp())
+			// The timer only frees state. Its output timestamp is its firing
+			// time, which holds nothing back (the input watermark must pass
+			// it first); Flink rejects WithNoOutputTimestamp.
+			cleanup := time.UnixMilli(d.WindowEnd + fn.RetainMillis)
+			fn.Timer.Set(tp, cleanup, timers.WithTag(tagCleanup), timers.WithOutputTimestamp(cleanup))
 		}
 	}
 	t.Score += d.Score

@@ -1,6 +1,7 @@
 package pubsubsource
 
 import (
+	"os"
 	"testing"
 	"time"
 
@@ -13,5 +14,7 @@ func TestMain(m *testing.M) {
 	// its minimum in a package variable that its server goroutines read,
 	// so it is set once here, before any server starts.
 	pstest.SetMinAckDeadline(time.Second)
-	ptest.MainWithDefault(m, "prism")
+	code := ptest.MainRetWithDefault(m, "prism")
+	jobServers.Stop()
+	os.Exit(code)
 }

@@ -57,6 +57,7 @@ func init() {
 		func(beam.EventTime, transforms.Raw), sdf.ProcessContinuation, error](&readFn{})
 	register.Emitter2[beam.EventTime, transforms.Raw]()
 	beam.RegisterType(reflect.TypeOf((*readRestriction)(nil)).Elem())
+	beam.RegisterCoder(reflect.TypeOf((*readRestriction)(nil)).Elem(), encodeRestriction, decodeRestriction)
 	beam.RegisterType(reflect.TypeOf((*watermarkEstimator)(nil)).Elem())
 }
 

@@ -1,7 +1,9 @@
 package pubsubsource
 
 import (
+	"flag"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -21,7 +23,10 @@ import (
 // element timestamp) and that pstest saw every message acked exactly once,
 // after the pipeline, and never redelivered.
 func TestReadEmitsMessagesAndAcksOnFinalize(t *testing.T) {
-	f := newFixture(t, 10*time.Second)
+	testReadEmitsMessagesAndAcks(t, newFixture(t, 10*time.Second))
+}
+
+func testReadEmitsMessagesAndAcks(t *testing.T, f *fixture) {
 	var want []string
 	var ids []string
 	add := func(payload string, attrs map[string]string, ts func(id string) time.Time) {
@@ -60,15 +65,36 @@ func TestReadEmitsMessagesAndAcksOnFinalize(t *testing.T) {
 	cfg := f.config()
 	cfg.MaxMessages = 40
 	raws := Read(s, cfg)
-	passert.Equals(s, beam.ParDo(s, rawLine, raws), toAny(want)...)
+	// testkit.Collect rather than passert: passert's side inputs fail the
+	// first checkpoint on Flink (see the README's Known limits).
+	testkit.Collect(s, t.Name()+"/lines", beam.ParDo(s, rawLine, raws))
 	res, err := ptest.RunWithMetrics(p)
 	if err != nil {
 		t.Fatalf("pipeline: %v", err)
 	}
+	got := testkit.Take[string](t, t.Name()+"/lines")
+	slices.Sort(got)
+	wantSorted := slices.Sorted(slices.Values(want))
+	if !slices.Equal(got, wantSorted) {
+		t.Errorf("read %d lines, want %d; first difference: %s", len(got), len(wantSorted), firstDiff(got, wantSorted))
+	}
 
 	n := int64(len(ids))
 	for name, want := range map[string]int64{MetricPulled: n, MetricAcked: n, MetricNacked: 0, MetricBadEventTime: 2} {
-		if got := counter(t, res, name); got != want {
+		got := counter(t, res, name)
+		// Acks happen in finalization callbacks, outside any bundle; the
+		// reader counts them in its next bundle. prism finalizes every
+		// bundle before the next one starts; Flink finalizes when a
+		// checkpoint completes, after the last bundles have run, so its
+		// counter can come up short. pstest's ack state below is exact on
+		// every runner.
+		if name == MetricAcked && ptest.DefaultRunner() != "prism" && flag.Lookup("runner").Value.String() != "prism" {
+			if got > want {
+				t.Errorf("counter %s = %d, more than the %d messages", name, got, want)
+			}
+			continue
+		}
+		if got != want {
 			t.Errorf("counter %s = %d, want %d", name, got, want)
 		}
 	}
@@ -92,6 +118,16 @@ func TestReadEmitsMessagesAndAcksOnFinalize(t *testing.T) {
 	if left := f.pullAll(t); len(left) != 0 {
 		t.Errorf("a Pull after the pipeline got %d message(s); all should have been acked", len(left))
 	}
+}
+
+// firstDiff describes where two sorted lists first differ.
+func firstDiff(got, want []string) string {
+	for i := range min(len(got), len(want)) {
+		if got[i] != want[i] {
+			return fmt.Sprintf("at %d got %q, want %q", i, got[i], want[i])
+		}
+	}
+	return fmt.Sprintf("lengths %d and %d", len(got), len(want))
 }
 
 func toAny(s []string) []any {

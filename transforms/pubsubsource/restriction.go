@@ -1,6 +1,7 @@
 package pubsubsource
 
 import (
+	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -141,4 +142,72 @@ func (e *watermarkEstimator) advanceTo(t mtime.Time) {
 	if ms := t.Milliseconds(); ms > e.State {
 		e.State = ms
 	}
+}
+
+// encodeRestriction is readRestriction's coder: varints for the numbers, a
+// byte for Stopped, then the pending ack IDs, each length-prefixed.
+//
+// The restriction crosses the runner between the SDF's split and process
+// stages. With Beam's schema (row) coder, which RegisterType alone would
+// give it, Flink's Java side decodes the row itself and misreads it: a
+// Flink job's split→process exchange spun decoding a never-ending list of
+// strings, so no checkpoint ever completed (Beam 2.62 Flink job server, Go
+// SDK 2.77). A coder of the Go SDK's own is opaque to the runner, which
+// only passes the length-prefixed bytes on.
+func encodeRestriction(r readRestriction) []byte {
+	b := make([]byte, 0, 32)
+	b = binary.AppendVarint(b, r.QuietSinceMillis)
+	if r.Stopped {
+		b = append(b, 1)
+	} else {
+		b = append(b, 0)
+	}
+	b = binary.AppendVarint(b, r.PendingToken)
+	b = binary.AppendUvarint(b, uint64(len(r.PendingAckIDs)))
+	for _, id := range r.PendingAckIDs {
+		b = binary.AppendUvarint(b, uint64(len(id)))
+		b = append(b, id...)
+	}
+	return b
+}
+
+// decodeRestriction reverses encodeRestriction.
+func decodeRestriction(b []byte) (readRestriction, error) {
+	var r readRestriction
+	bad := func(what string) (readRestriction, error) {
+		return readRestriction{}, fmt.Errorf("pubsubsource: corrupt restriction (%s) in %d bytes", what, len(b))
+	}
+	v, n := binary.Varint(b)
+	if n <= 0 {
+		return bad("quiet since")
+	}
+	r.QuietSinceMillis, b = v, b[n:]
+	if len(b) < 1 || b[0] > 1 {
+		return bad("stopped")
+	}
+	r.Stopped, b = b[0] == 1, b[1:]
+	if v, n = binary.Varint(b); n <= 0 {
+		return bad("pending token")
+	}
+	r.PendingToken, b = v, b[n:]
+	count, n := binary.Uvarint(b)
+	if n <= 0 || count > uint64(len(b)) {
+		return bad("ack ID count")
+	}
+	b = b[n:]
+	if count > 0 {
+		r.PendingAckIDs = make([]string, 0, count)
+	}
+	for range count {
+		l, n := binary.Uvarint(b)
+		if n <= 0 || l > uint64(len(b)-n) {
+			return bad("ack ID")
+		}
+		r.PendingAckIDs = append(r.PendingAckIDs, string(b[n:n+int(l)]))
+		b = b[n+int(l):]
+	}
+	if len(b) != 0 {
+		return bad("trailing bytes")
+	}
+	return r, nil
 }

@@ -79,3 +79,25 @@ func TestWatermarkEstimatorIsMonotonic(t *testing.T) {
 		t.Errorf("watermark %v, want %v", got, at.Add(time.Minute))
 	}
 }
+
+func TestRestrictionCoderRoundTrip(t *testing.T) {
+	for _, r := range []readRestriction{
+		{},
+		{QuietSinceMillis: 1796660989009, Stopped: true},
+		{QuietSinceMillis: -1, PendingToken: 42, PendingAckIDs: []string{"a", "", "projects/p/subscriptions/s:ack-ÿ"}},
+	} {
+		got, err := decodeRestriction(encodeRestriction(r))
+		if err != nil || !reflect.DeepEqual(got, r) {
+			t.Errorf("round trip of %+v = %+v, %v", r, got, err)
+		}
+	}
+	full := encodeRestriction(readRestriction{PendingToken: 7, PendingAckIDs: []string{"ack-1", "ack-2"}})
+	for i := range len(full) {
+		if _, err := decodeRestriction(full[:i]); err == nil {
+			t.Errorf("a restriction cut to %d of %d bytes decoded without error", i, len(full))
+		}
+	}
+	if _, err := decodeRestriction(append(full, 0)); err == nil {
+		t.Error("trailing bytes decoded without error")
+	}
+}
