@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph"
@@ -132,8 +133,36 @@ func Run(ctx context.Context, p *beam.Pipeline, mode Mode) (beam.PipelineResult,
 	if name == "prism" && mode == Streaming {
 		UsePrismNoSplit()
 	}
+	if DryRun() && name != "dataflow" {
+		// Beam's --dry_run belongs to its Dataflow runner; the others would
+		// ignore it and run the job.
+		printPlan(mode, name, unbounded, nodes, edgesOf(p))
+		return nil, nil
+	}
 	log.Infof(ctx, "railyard: running %s pipeline on %s (%s)", mode, name, describeTarget(name, currentFlags()))
+	if DryRun() {
+		// Beam's Dataflow runner reads the staging bucket's soft-delete
+		// policy even in a dry run, and its Cloud Storage client retries a
+		// refused connection for as long as the context lives: bound it, so
+		// an offline dry run only logs a warning.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, dryRunCloudWait)
+		defer cancel()
+	}
 	return beam.Run(ctx, name, p)
+}
+
+// dryRunCloudWait bounds what a Dataflow dry run waits for Cloud Storage.
+const dryRunCloudWait = 5 * time.Second
+
+// DryRun reports whether --dry_run is set: Run prints the job instead of
+// running it (on Dataflow, Beam prints the Dataflow job it would submit; on
+// other runners railyard prints the pipeline's transforms) and returns a
+// nil result, and railyard's jobs then stop without reading metrics,
+// writing a ledger or touching their sources and sinks.
+func DryRun() bool {
+	f := flag.Lookup("dry_run")
+	return f != nil && f.Value.String() == "true"
 }
 
 // describeTarget says where a job on runner goes, for the log.

@@ -266,6 +266,14 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Report, error) {
 	}
 	fmt.Fprintf(out, "archive run %s: %s → %s/%s (shards %d, max %d events / %d bytes / %v per file), runner %s\n",
 		p.RunID, p.Subscription, strings.TrimRight(p.Lake, "/"), catalog.LakeGameEvents, p.Shards, p.MaxEvents, p.MaxBytes, p.MaxAge, runners.RunnerName())
+	if runners.DryRun() {
+		// Neither the lake nor the subscription is checked: nothing is read.
+		if _, err := runners.Run(ctx, p.build(), runners.Streaming); err != nil {
+			return Report{RunID: p.RunID}, fmt.Errorf("archive run %s (dry run): %w", p.RunID, err)
+		}
+		fmt.Fprintf(out, "archive run %s: dry run, the job was printed and not run: nothing read or written\n", p.RunID)
+		return Report{RunID: p.RunID}, nil
+	}
 	if err := lakewriter.CheckRoot(ctx, p.Lake); err != nil {
 		return Report{}, err
 	}

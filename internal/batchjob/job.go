@@ -270,6 +270,15 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Reconciliation, error)
 	}
 	fmt.Fprintf(out, "batch run %s: lake %s, dates %s..%s, views %s, plan %s, runner %s\n",
 		p.RunID, p.Lake, p.From, p.Through, viewList(p.Views), p.Plan, runners.RunnerName())
+	if runners.DryRun() {
+		// Nothing is read or written: the lake is not checked (it is listed
+		// only when the job runs, in its first stage), no ledger row.
+		if _, err := runners.Run(ctx, p.build(), runners.Batch); err != nil {
+			return Reconciliation{}, fmt.Errorf("batch run %s (dry run): %w", p.RunID, err)
+		}
+		fmt.Fprintf(out, "batch run %s: dry run, the job was printed and not run: nothing read, no reconciliation, no ledger row\n", p.RunID)
+		return Reconciliation{}, nil
+	}
 	if err := lakeio.CheckRoot(ctx, p.Lake); err != nil {
 		return Reconciliation{}, err
 	}

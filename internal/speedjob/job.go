@@ -197,6 +197,10 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (reconcile.Reconciliati
 	if runErr != nil {
 		return Reconciliation{}, fmt.Errorf("speed run %s: %w", p.Instance, runErr)
 	}
+	if runners.DryRun() {
+		fmt.Fprintf(out, "speed run %s: dry run, the job was printed and not run: nothing read, no reconciliation\n", p.Instance)
+		return Reconciliation{}, nil
+	}
 	c := reconcile.Counters(res)
 	rows := map[string]int64{}
 	for name, v := range c {
