@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/civil"
+	"github.com/robfig/cron/v3"
 )
 
 // Next is the job's first firing strictly after t.
@@ -120,4 +121,39 @@ func (j *Job) FirstFiringFor(p civil.Date) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return t, true
+}
+
+// Fields are a job's cron expression, field by field: the values each field
+// allows. When both DaysStar and WeekdaysStar are false, a day matches if
+// its day of month or its weekday does (cron's rule); otherwise both must.
+type Fields struct {
+	Minutes, Hours, Days, Months []int
+	Weekdays                     []int // 0 = Sunday
+	DaysStar, WeekdaysStar       bool
+}
+
+// starBit is robfig/cron's mark of a field written as * or ?.
+const starBit = 1 << 63
+
+// Fields returns the job's cron expression field by field (descriptors
+// such as @daily included), for the install generators.
+func (j *Job) Fields() Fields {
+	s, ok := j.schedule.(*cron.SpecSchedule)
+	if !ok {
+		return Fields{}
+	}
+	bits := func(b uint64, lo, hi int) []int {
+		var out []int
+		for v := lo; v <= hi; v++ {
+			if b&(1<<uint(v)) != 0 {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	return Fields{
+		Minutes: bits(s.Minute, 0, 59), Hours: bits(s.Hour, 0, 23), Days: bits(s.Dom, 1, 31),
+		Months: bits(s.Month, 1, 12), Weekdays: bits(s.Dow, 0, 6),
+		DaysStar: s.Dom&starBit != 0, WeekdaysStar: s.Dow&starBit != 0,
+	}
 }
