@@ -30,15 +30,15 @@ import (
 // schedFlags are the settings shared by schedule run, schedule status and
 // backfill.
 type schedFlags struct {
-	file      string
-	lockURL   string
-	lease     time.Duration
-	source    string
-	now       string
-	poll      time.Duration
-	jobLogs   string
-	logLevel  string
-	bq        *cliflags.BigQuery
+	file     string
+	lockURL  string
+	lease    time.Duration
+	source   string
+	now      string
+	poll     time.Duration
+	jobLogs  string
+	logLevel string
+	bq       *cliflags.BigQuery
 }
 
 func addSchedFlags(cmd *cobra.Command) *schedFlags {
