@@ -15,7 +15,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"cloud.google.com/go/civil"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
@@ -453,29 +452,11 @@ func printStatus(w io.Writer, st []scheduler.JobStatus) {
 		}
 		if len(js.Missed) > 0 {
 			fmt.Fprintf(w, "  missed   %s — beyond the catch-up window (catchup: %d); run railyard backfill --job %s --from … --to …\n",
-				dateRanges(js.Missed), js.Job.Catchup, js.Job.Name)
+				scheduler.DateRanges(js.Missed), js.Job.Catchup, js.Job.Name)
 		}
 		for _, a := range js.RecentFailures {
 			fmt.Fprintf(w, "  error    %s attempt %d (run %s, ended %s): %s\n", a.Partition, a.Attempt, a.RunID,
 				a.End.UTC().Format(time.RFC3339), firstLine(a.Error))
 		}
 	}
-}
-
-// dateRanges writes sorted dates as compact ranges: 2026-11-01..2026-11-03, 2026-11-07.
-func dateRanges(ds []civil.Date) string {
-	var parts []string
-	for i := 0; i < len(ds); {
-		j := i
-		for j+1 < len(ds) && ds[j+1] == ds[j].AddDays(1) {
-			j++
-		}
-		if j > i {
-			parts = append(parts, ds[i].String()+".."+ds[j].String())
-		} else {
-			parts = append(parts, ds[i].String())
-		}
-		i = j + 1
-	}
-	return strings.Join(parts, ", ")
 }

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/civil"
@@ -131,4 +132,23 @@ func joinReasons(r []string) string {
 		out += "; " + x
 	}
 	return out
+}
+
+// DateRanges writes sorted dates as compact ranges:
+// "2026-11-01..2026-11-03, 2026-11-07".
+func DateRanges(ds []civil.Date) string {
+	var parts []string
+	for i := 0; i < len(ds); {
+		j := i
+		for j+1 < len(ds) && ds[j+1] == ds[j].AddDays(1) {
+			j++
+		}
+		if j > i {
+			parts = append(parts, ds[i].String()+".."+ds[j].String())
+		} else {
+			parts = append(parts, ds[i].String())
+		}
+		i = j + 1
+	}
+	return strings.Join(parts, ", ")
 }
