@@ -554,7 +554,11 @@ func TestBackfillWaitsForADateRunningElsewhere(t *testing.T) {
 	backDone := make(chan []Outcome, 1)
 	go func() {
 		out, err := back.Backfill(context.Background(), BackfillOptions{Job: "up", From: day("2026-11-08"), To: day("2026-11-09"), Parallel: 2,
-			Started: func(d civil.Date, what string) { pmu.Lock(); progress = append(progress, d.String()+" "+what); pmu.Unlock() }})
+			Started: func(d civil.Date, what string) {
+				pmu.Lock()
+				progress = append(progress, d.String()+" "+what)
+				pmu.Unlock()
+			}})
 		if err != nil {
 			t.Error(err)
 		}
