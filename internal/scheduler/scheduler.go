@@ -472,8 +472,8 @@ type engine struct {
 
 	mu        sync.Mutex
 	inflight  map[string]bool
-	finished  map[string]bool
-	heldUntil map[string]time.Time
+	finished  map[string]time.Time // firing time of each firing this process finished with
+	heldUntil map[string]time.Time // when to look again at a firing held elsewhere
 	waiting   map[string]Outcome
 	outcomes  map[string]Outcome
 	slots     map[string]*prioSem
@@ -482,7 +482,7 @@ type engine struct {
 
 func newEngine(s *Scheduler, once bool) *engine {
 	e := &engine{s: s, once: once, wake: make(chan struct{}, 1),
-		inflight: map[string]bool{}, finished: map[string]bool{}, heldUntil: map[string]time.Time{},
+		inflight: map[string]bool{}, finished: map[string]time.Time{}, heldUntil: map[string]time.Time{},
 		waiting: map[string]Outcome{}, outcomes: map[string]Outcome{}, slots: map[string]*prioSem{}, lagLogged: map[string]bool{}}
 	for _, j := range s.opts.File.Jobs {
 		e.slots[j.Name] = newPrioSem(j.MaxParallel)
@@ -550,6 +550,7 @@ func (e *engine) pass(ctx context.Context, now time.Time) (pending bool, err err
 	active := map[string]bool{} // job/partition being worked on, here or elsewhere
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.prune(now)
 	for _, j := range s.order {
 		var oldestDue time.Time
 		for _, st := range Evaluate(j, now, hist) {
@@ -565,7 +566,7 @@ func (e *engine) pass(ctx context.Context, now time.Time) (pending bool, err err
 			case e.inflight[k]:
 				active[ak] = true
 				continue
-			case e.finished[k]:
+			case !e.finished[k].IsZero():
 				continue
 			case s.opts.Clock.Now().Before(e.heldUntil[k]):
 				active[ak] = true // someone else is running it
@@ -609,6 +610,32 @@ func (e *engine) pass(ctx context.Context, now time.Time) (pending bool, err err
 	return pending, nil
 }
 
+// prune forgets firings older than every job's catch-up window: a
+// long-running daemon's memory stays bounded. e.mu must be held.
+func (e *engine) prune(now time.Time) {
+	var oldest time.Time
+	for _, j := range e.s.opts.File.Jobs {
+		if w := j.Latest(now, j.Catchup); len(w) > 0 && (oldest.IsZero() || w[0].Before(oldest)) {
+			oldest = w[0]
+		}
+	}
+	for k, t := range e.finished {
+		if t.Before(oldest) {
+			delete(e.finished, k)
+		}
+	}
+	for k, o := range e.waiting {
+		if o.ScheduledFor.Before(oldest) {
+			delete(e.waiting, k)
+		}
+	}
+	for k, until := range e.heldUntil {
+		if until.Before(e.s.opts.Clock.Now()) {
+			delete(e.heldUntil, k)
+		}
+	}
+}
+
 // handle runs one due firing to its end: its attempts with backoff, under
 // the partition's lock (kept through the retries), a slot of the job's
 // max_parallel each.
@@ -631,11 +658,11 @@ func (e *engine) handle(ctx context.Context, st IntervalState) {
 		}
 		e.mu.Lock()
 		delete(e.inflight, k)
-		if out.Status != "" {
+		if out.Status != "" && e.once {
 			e.outcomes[k] = out
 		}
 		if final {
-			e.finished[k] = true
+			e.finished[k] = st.ScheduledFor
 		}
 		e.mu.Unlock()
 		e.signal()
