@@ -93,9 +93,11 @@ func (s *Scheduler) Backfill(ctx context.Context, o BackfillOptions) ([]Outcome,
 	)
 	for _, d := range dates {
 		wg.Add(1)
+		// Take a place in line now: dates start oldest first.
+		place := sem.enqueue(dateTime(d))
 		go func() {
 			defer wg.Done()
-			res := s.backfillDate(ctx, j, d, asOf(j, d, now), sem, o.Started)
+			res := s.backfillDate(ctx, j, d, asOf(j, d, now), sem, place, o.Started)
 			mu.Lock()
 			out = append(out, res)
 			done++
@@ -141,13 +143,13 @@ func (s *Scheduler) dryRun(ctx context.Context, j *schedule.Job, d civil.Date, t
 
 // backfillDate runs one date: dependencies, lock (waiting while another
 // process holds it), attempts with backoff.
-func (s *Scheduler) backfillDate(ctx context.Context, j *schedule.Job, d civil.Date, t time.Time, sem *prioSem, started func(civil.Date, string)) Outcome {
+func (s *Scheduler) backfillDate(ctx context.Context, j *schedule.Job, d civil.Date, t time.Time, sem *prioSem, place *semWaiter, started func(civil.Date, string)) Outcome {
 	c := s.opts.Clock
 	out := Outcome{Job: j.Name, Partition: d, ScheduledFor: t}
 	log := s.opts.Log.With("job", j.Name, "partition", d.String(), "trigger", triggerBackfill)
 	group := runGroup(j.Name, d, triggerBackfill, t)
-	dateTime := time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, time.UTC)
-	release, err := sem.acquire(ctx, dateTime)
+	prio := dateTime(d)
+	release, err := sem.wait(ctx, place)
 	if err != nil {
 		out.Status, out.Error = schemas.RunCancelled, err.Error()
 		return out
@@ -225,7 +227,7 @@ func (s *Scheduler) backfillDate(ctx context.Context, j *schedule.Job, d civil.D
 			release = func() {}
 			return out
 		}
-		if release, err = sem.acquire(ctx, dateTime); err != nil {
+		if release, err = sem.acquire(ctx, prio); err != nil {
 			out.Status, out.Error = schemas.RunCancelled, err.Error()
 			release = func() {}
 			return out
@@ -272,10 +274,13 @@ func (s *Scheduler) backfillDate(ctx context.Context, j *schedule.Job, d civil.D
 			release = func() {}
 			return out
 		}
-		if release, err = sem.acquire(ctx, dateTime); err != nil {
+		if release, err = sem.acquire(ctx, prio); err != nil {
 			out.Status, out.Error = schemas.RunCancelled, err.Error()
 			release = func() {}
 			return out
 		}
 	}
 }
+
+// dateTime is d's midnight (UTC): its place in a backfill's line.
+func dateTime(d civil.Date) time.Time { return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, time.UTC) }

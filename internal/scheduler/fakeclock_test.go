@@ -490,11 +490,20 @@ func TestDependsOnWaits(t *testing.T) {
 	}
 }
 
+const upOnly = `jobs:
+  - name: up
+    kind: beam
+    pipeline: batch
+    cron: "15 2 * * *"
+    start_date: 2026-11-01
+    retries: {max: 0}
+`
+
 // TestBackfillDoesNotStarveTheSchedule: a backfill that holds its only slot
 // on a long date does not delay the schedule's due firing.
 func TestBackfillDoesNotStarveTheSchedule(t *testing.T) {
 	e := newEnv(t)
-	f := parse(t, dependentJobs)
+	f := parse(t, upOnly)
 	fc := clock.NewFake(ts("2026-11-10T02:20:00Z"))
 	g := newGate("up 2026-11-01")
 	lockURL := "file://" + t.TempDir()
@@ -523,7 +532,7 @@ func TestBackfillDoesNotStarveTheSchedule(t *testing.T) {
 	}
 	// The backfilled dates stand for their firings: the schedule does not
 	// run them again (they are in its catch-up window with catchup 7).
-	f7 := parse(t, strings.Replace(dependentJobs, "    retries: {max: 0}\n  - name: down", "    catchup: 9\n    retries: {max: 0}\n  - name: down", 1))
+	f7 := parse(t, strings.Replace(upOnly, "    retries: {max: 0}\n", "    catchup: 9\n    retries: {max: 0}\n", 1))
 	s7 := e.scheduler(t, f7, schedOpts{clock: fc, lock: e.locker(t, lockURL, fc, "s7"), executor: g.executor})
 	out, _ = s7.Once(context.Background())
 	for _, o := range out {
@@ -537,7 +546,7 @@ func TestBackfillDoesNotStarveTheSchedule(t *testing.T) {
 // running is waited for and not run twice; the run that held it counts.
 func TestBackfillWaitsForADateRunningElsewhere(t *testing.T) {
 	e := newEnv(t)
-	f := parse(t, dependentJobs)
+	f := parse(t, upOnly)
 	fc := clock.NewFake(ts("2026-11-10T02:20:00Z"))
 	g := newGate("up 2026-11-09")
 	lockURL := "gs://locks/" + t.Name()

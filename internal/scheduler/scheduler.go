@@ -215,7 +215,9 @@ func runGroup(job string, p civil.Date, trigger string, t time.Time) string {
 }
 
 // prioSem is a counting semaphore that hands free slots to the waiter with
-// the earliest priority time first: catch-up runs oldest first.
+// the earliest priority time first: catch-up runs oldest first. Callers
+// that start goroutines in order enqueue synchronously, so that the order
+// does not depend on which goroutine runs first.
 type prioSem struct {
 	mu      sync.Mutex
 	free    int
@@ -232,13 +234,11 @@ type semWaiter struct {
 
 func newPrioSem(n int) *prioSem { return &prioSem{free: n} }
 
-func (p *prioSem) acquire(ctx context.Context, prio time.Time) (release func(), err error) {
+// enqueue puts a waiter in line (and grants it at once if a slot is free
+// and nobody earlier waits).
+func (p *prioSem) enqueue(prio time.Time) *semWaiter {
 	p.mu.Lock()
-	if p.free > 0 && len(p.waiters) == 0 {
-		p.free--
-		p.mu.Unlock()
-		return p.releaser(), nil
-	}
+	defer p.mu.Unlock()
 	p.seq++
 	w := &semWaiter{prio: prio, seq: p.seq, ch: make(chan struct{})}
 	p.waiters = append(p.waiters, w)
@@ -246,7 +246,12 @@ func (p *prioSem) acquire(ctx context.Context, prio time.Time) (release func(), 
 		a, b := p.waiters[i], p.waiters[j]
 		return a.prio.Before(b.prio) || a.prio.Equal(b.prio) && a.seq < b.seq
 	})
-	p.mu.Unlock()
+	p.dispatch()
+	return w
+}
+
+// wait blocks until w is granted a slot, or ctx ends.
+func (p *prioSem) wait(ctx context.Context, w *semWaiter) (release func(), err error) {
 	select {
 	case <-w.ch:
 		return p.releaser(), nil
@@ -254,7 +259,8 @@ func (p *prioSem) acquire(ctx context.Context, prio time.Time) (release func(), 
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		if w.granted {
-			p.handOn()
+			p.free++
+			p.dispatch()
 		} else {
 			for i, x := range p.waiters {
 				if x == w {
@@ -267,27 +273,31 @@ func (p *prioSem) acquire(ctx context.Context, prio time.Time) (release func(), 
 	}
 }
 
+func (p *prioSem) acquire(ctx context.Context, prio time.Time) (release func(), err error) {
+	return p.wait(ctx, p.enqueue(prio))
+}
+
 func (p *prioSem) releaser() func() {
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			p.mu.Lock()
 			defer p.mu.Unlock()
-			p.handOn()
+			p.free++
+			p.dispatch()
 		})
 	}
 }
 
-// handOn gives a freed slot to the first waiter; p.mu must be held.
-func (p *prioSem) handOn() {
-	if len(p.waiters) == 0 {
-		p.free++
-		return
+// dispatch grants free slots to the first waiters; p.mu must be held.
+func (p *prioSem) dispatch() {
+	for p.free > 0 && len(p.waiters) > 0 {
+		w := p.waiters[0]
+		p.waiters = p.waiters[1:]
+		p.free--
+		w.granted = true
+		close(w.ch)
 	}
-	w := p.waiters[0]
-	p.waiters = p.waiters[1:]
-	w.granted = true
-	close(w.ch)
 }
 
 // errLockLost cancels an attempt whose lock lease could not be renewed.
@@ -599,7 +609,8 @@ func (e *engine) pass(ctx context.Context, now time.Time) (pending bool, err err
 			e.inflight[k] = true
 			active[ak] = true
 			e.wg.Add(1)
-			go e.handle(ctx, st)
+			// Take a place in the job's line now: firings start oldest first.
+			go e.handle(ctx, st, e.slots[j.Name].enqueue(st.ScheduledFor))
 		}
 		lag := 0.0
 		if !oldestDue.IsZero() {
@@ -639,7 +650,7 @@ func (e *engine) prune(now time.Time) {
 // handle runs one due firing to its end: its attempts with backoff, under
 // the partition's lock (kept through the retries), a slot of the job's
 // max_parallel each.
-func (e *engine) handle(ctx context.Context, st IntervalState) {
+func (e *engine) handle(ctx context.Context, st IntervalState, place *semWaiter) {
 	s := e.s
 	j := st.Job
 	k := st.key()
@@ -678,7 +689,11 @@ func (e *engine) handle(ctx context.Context, st IntervalState) {
 				return
 			}
 		}
-		release, err := e.slots[j.Name].acquire(ctx, st.ScheduledFor)
+		if place == nil {
+			place = e.slots[j.Name].enqueue(st.ScheduledFor)
+		}
+		release, err := e.slots[j.Name].wait(ctx, place)
+		place = nil
 		if err != nil {
 			out.Status, out.Error = schemas.RunCancelled, err.Error()
 			return

@@ -201,7 +201,8 @@ func Backoff(r schedule.Retries, failures int, seed string) time.Duration {
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%s#%d", seed, failures)
 	frac := float64(h.Sum64()%1_000_000) / 1_000_000
-	return d/2 + time.Duration(frac*float64(d/2))
+	// Milliseconds: the ledger keeps microseconds, and nobody needs more.
+	return (d/2 + time.Duration(frac*float64(d/2))).Truncate(time.Millisecond)
 }
 
 // Dependency is what a job's interval waits for from one upstream job.
