@@ -7,18 +7,20 @@
 --
 -- Written for BigQuery and goccy's emulator alike: no MERGE, no CREATE OR
 -- REPLACE, no window functions (a team's rank is the number of teams at or
--- above it, counted with a join).
+-- above it, counted with a join), and the day comes from the data rather
+-- than from @partition in the select list (the emulator types a DATE
+-- parameter there as INT64).
 BEGIN TRANSACTION;
 
 DELETE FROM `{{destination}}` WHERE day = @partition;
 
 INSERT INTO `{{destination}}` (day, rank, team, score, events)
-SELECT @partition AS day, COUNT(*) AS rank, a.team, a.score, a.events
+SELECT a.day, COUNT(*) AS rank, a.team, a.score, a.events
 FROM (
-  SELECT team, SUM(score) AS score, SUM(events) AS events
+  SELECT DATE(window_start) AS day, team, SUM(score) AS score, SUM(events) AS events
   FROM `{{table "batch.team_scores_hourly"}}`
   WHERE DATE(window_start) = @partition
-  GROUP BY team
+  GROUP BY day, team
 ) AS a
 JOIN (
   SELECT team, SUM(score) AS score
@@ -27,7 +29,7 @@ JOIN (
   GROUP BY team
 ) AS b
 ON b.score > a.score OR (b.score = a.score AND b.team <= a.team)
-GROUP BY a.team, a.score, a.events
+GROUP BY a.day, a.team, a.score, a.events
 HAVING COUNT(*) <= 10;
 
 COMMIT TRANSACTION;
