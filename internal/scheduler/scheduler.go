@@ -484,6 +484,7 @@ type engine struct {
 	inflight  map[string]bool
 	finished  map[string]time.Time // firing time of each firing this process finished with
 	heldUntil map[string]time.Time // when to look again at a firing held elsewhere
+	heldBy    map[string]heldBy    // who held it when we last looked
 	waiting   map[string]Outcome
 	outcomes  map[string]Outcome
 	slots     map[string]*prioSem
@@ -492,7 +493,7 @@ type engine struct {
 
 func newEngine(s *Scheduler, once bool) *engine {
 	e := &engine{s: s, once: once, wake: make(chan struct{}, 1),
-		inflight: map[string]bool{}, finished: map[string]time.Time{}, heldUntil: map[string]time.Time{},
+		inflight: map[string]bool{}, finished: map[string]time.Time{}, heldUntil: map[string]time.Time{}, heldBy: map[string]heldBy{},
 		waiting: map[string]Outcome{}, outcomes: map[string]Outcome{}, slots: map[string]*prioSem{}, lagLogged: map[string]bool{}}
 	for _, j := range s.opts.File.Jobs {
 		e.slots[j.Name] = newPrioSem(j.MaxParallel)
@@ -561,6 +562,10 @@ func (e *engine) pass(ctx context.Context, now time.Time) (pending bool, err err
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.prune(now)
+	// What waits is decided afresh each pass: a firing done elsewhere
+	// meanwhile no longer waits.
+	waiting := e.waiting
+	e.waiting = map[string]Outcome{}
 	for _, j := range s.order {
 		var oldestDue time.Time
 		for _, st := range Evaluate(j, now, hist) {
@@ -595,7 +600,7 @@ func (e *engine) pass(ctx context.Context, now time.Time) (pending bool, err err
 			}
 			if len(waits) > 0 {
 				reason := strings.Join(waits, "; ")
-				if prev, ok := e.waiting[k]; !ok || prev.Error != reason {
+				if prev, ok := waiting[k]; !ok || prev.Error != reason {
 					s.opts.Log.Info("waiting for a dependency", "job", j.Name, "partition", st.Partition.String(),
 						"scheduled_for", st.ScheduledFor.UTC().Format(time.RFC3339), "waiting_for", reason)
 				}
@@ -605,7 +610,6 @@ func (e *engine) pass(ctx context.Context, now time.Time) (pending bool, err err
 				}
 				continue
 			}
-			delete(e.waiting, k)
 			e.inflight[k] = true
 			active[ak] = true
 			e.wg.Add(1)
@@ -619,6 +623,12 @@ func (e *engine) pass(ctx context.Context, now time.Time) (pending bool, err err
 		s.opts.Metrics.Lag.WithLabelValues(j.Name).Set(lag)
 	}
 	return pending, nil
+}
+
+// heldBy is the lock holder a firing was last found held by.
+type heldBy struct {
+	token  string
+	firing time.Time
 }
 
 // prune forgets firings older than every job's catch-up window: a
@@ -643,6 +653,11 @@ func (e *engine) prune(now time.Time) {
 	for k, until := range e.heldUntil {
 		if until.Before(e.s.opts.Clock.Now()) {
 			delete(e.heldUntil, k)
+		}
+	}
+	for k, h := range e.heldBy {
+		if h.firing.Before(oldest) {
+			delete(e.heldBy, k)
 		}
 	}
 }
@@ -711,8 +726,15 @@ func (e *engine) handle(ctx context.Context, st IntervalState, place *semWaiter)
 					out.Status, out.Error = OutcomeError, err.Error()
 					return
 				}
-				s.opts.Metrics.LockWaits.WithLabelValues(j.Name).Inc()
-				log.Info("partition is running elsewhere; not running it twice", "holder", holder.String())
+				// Count and report a wait once per holder, not once per look.
+				e.mu.Lock()
+				known := e.heldBy[k].token == holder.Token
+				e.heldBy[k] = heldBy{token: holder.Token, firing: st.ScheduledFor}
+				e.mu.Unlock()
+				if !known {
+					s.opts.Metrics.LockWaits.WithLabelValues(j.Name).Inc()
+					log.Info("partition is running elsewhere; not running it twice", "holder", holder.String())
+				}
 				out.Status, out.Error = OutcomeRunningElsewhere, "held by "+holder.String()
 				return
 			}
