@@ -90,13 +90,13 @@ func (f *Fake) NextDeadline() (time.Time, bool) {
 	if len(f.waiters) == 0 {
 		return time.Time{}, false
 	}
-	min := f.waiters[0].at
+	earliest := f.waiters[0].at
 	for _, w := range f.waiters[1:] {
-		if w.at.Before(min) {
-			min = w.at
+		if w.at.Before(earliest) {
+			earliest = w.at
 		}
 	}
-	return min, true
+	return earliest, true
 }
 
 // WaitForWaiters blocks until at least n waiters are pending or timeout
