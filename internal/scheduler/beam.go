@@ -151,8 +151,8 @@ func (x *beamExecutor) Execute(ctx context.Context, req Request) (Result, error)
 		// Timeout, lost lock or shutdown: stop the whole process group,
 		// politely first.
 		stopProcessGroup(cmd, exited, 15*time.Second)
-		err = <-exited
-		return res, fmt.Errorf("%w; the pipeline was stopped; last output:\n%s(full log: %s)", context.Cause(ctx), tail.String(), res.Log)
+		exit := <-exited
+		return res, fmt.Errorf("%w; the pipeline was stopped (%v); last output:\n%s(full log: %s)", context.Cause(ctx), exit, tail.String(), res.Log)
 	}
 	if err != nil {
 		return res, fmt.Errorf("pipeline %s exited: %v; last output:\n%s(full log: %s)", req.Job.Pipeline, err, tail.String(), res.Log)

@@ -303,9 +303,6 @@ func (p *prioSem) dispatch() {
 // errLockLost cancels an attempt whose lock lease could not be renewed.
 var errLockLost = errors.New("lost the partition's lock (its lease could not be renewed): another scheduler may take over")
 
-// errStopping cancels attempts when the scheduler stops.
-var errStopping = errors.New("the scheduler stopped")
-
 // attemptResult is one finished attempt.
 type attemptResult struct {
 	Status   string // SUCCEEDED, FAILED, CANCELLED
