@@ -97,15 +97,17 @@ func (h History) failures(job string, p civil.Date, t time.Time) []Attempt {
 	return out
 }
 
-// LastSuccess is job's most recently ended SUCCEEDED attempt.
+// LastSuccess is job's SUCCEEDED attempt of the latest partition (the
+// one that ended last, if several).
 func (h History) LastSuccess(job string) (Attempt, bool) {
-	as := h.attempts[job]
-	for i := len(as) - 1; i >= 0; i-- {
-		if as[i].Status == schemas.RunSucceeded {
-			return as[i], true
+	var last Attempt
+	found := false
+	for _, a := range h.attempts[job] {
+		if a.Status == schemas.RunSucceeded && (!found || !a.Partition.Before(last.Partition)) {
+			last, found = a, true
 		}
 	}
-	return Attempt{}, false
+	return last, found
 }
 
 // Interval is one firing of a job and the partition it recomputes.
