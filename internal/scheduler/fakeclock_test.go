@@ -610,3 +610,46 @@ func TestBackfillWaitsForADateRunningElsewhere(t *testing.T) {
 		t.Fatalf("lock waits %v", v)
 	}
 }
+
+// TestDaemonRunsAtTheFiringAndCancelsOnStop: the daemon sleeps until the
+// next firing, runs it then, and when stopped cancels the running attempt,
+// recorded CANCELLED, which does not use up a retry.
+func TestDaemonRunsAtTheFiringAndCancelsOnStop(t *testing.T) {
+	e := newEnv(t)
+	f := parse(t, `jobs:
+  - name: daily
+    kind: beam
+    pipeline: batch
+    cron: "15 2 * * *"
+    start_date: 2026-11-01
+    retries: {max: 0}
+`)
+	fc := clock.NewFake(ts("2026-11-02T02:00:00Z"))
+	g := newGate("daily 2026-11-01")
+	s := e.scheduler(t, f, schedOpts{clock: fc, lock: e.locker(t, "", fc, "daemon"), executor: g.executor})
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	nextDeadlineIs(t, fc, ts("2026-11-02T02:15:00Z"), "the daemon's sleep until the firing")
+	if g.count() != 0 {
+		t.Fatal("the daemon ran something before the firing")
+	}
+	fc.Set(ts("2026-11-02T02:15:00Z"))
+	waitFor(t, "the firing to run", func() bool { return g.running("daily 2026-11-01") })
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	rows := e.rows(t, "daily")
+	if len(rows) != 1 || rows[0].Status != schemas.RunCancelled || rows[0].Attempt.Int64 != 1 || !strings.Contains(rows[0].Error.StringVal, "context canceled") {
+		t.Fatalf("ledger after stop: %+v", rows)
+	}
+	// A new instance runs the firing again, as attempt 1: cancelled
+	// attempts do not count.
+	g2 := newGate()
+	s2 := e.scheduler(t, f, schedOpts{clock: fc, lock: e.locker(t, "", fc, "next"), executor: g2.executor})
+	out, err := s2.Once(context.Background())
+	if err != nil || summary(out) != "daily 2026-11-01 SUCCEEDED 1;" || g2.list()[0].Attempt != 1 {
+		t.Fatalf("after the stop: %s %v %+v", summary(out), err, g2.list())
+	}
+}
