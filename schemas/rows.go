@@ -3,6 +3,7 @@ package schemas
 import (
 	"time"
 
+	"cloud.google.com/go/bigquery"
 	"cloud.google.com/go/civil"
 )
 
@@ -59,6 +60,7 @@ type DeadLetter struct {
 const (
 	RunSucceeded = "SUCCEEDED"
 	RunFailed    = "FAILED"
+	RunCancelled = "CANCELLED"
 )
 
 // BatchRun is one entry of the batch run ledger: which partition of which view
@@ -73,7 +75,33 @@ type BatchRun struct {
 	InputEvents int64     `json:"input_events" beam:"input_events" bigquery:"input_events" desc:"Lines read from the lake for this partition."`
 	RowsWritten int64     `json:"rows_written" beam:"rows_written" bigquery:"rows_written" desc:"Rows the run wrote to the view's partition."`
 	DeadLetters int64     `json:"dead_letters" beam:"dead_letters" bigquery:"dead_letters" desc:"Inputs the run sent to ops.dead_letters."`
-	Status      string    `json:"status" beam:"status" bigquery:"status" desc:"SUCCEEDED or FAILED."`
+	Status      string    `json:"status" beam:"status" bigquery:"status" desc:"SUCCEEDED, FAILED, or CANCELLED (a scheduled attempt stopped together with its scheduler; it does not count against the job's retries)."`
+	// The columns below were added for the scheduler (railyard schedule,
+	// railyard backfill) after the table existed, hence NULLABLE; a run
+	// started by hand leaves them NULL.
+	Job          bigquery.NullString    `json:"job" beam:"job" bigquery:"job" bqmode:"NULLABLE" desc:"Schedule job (schedules/*.yaml) whose attempt this row records; NULL for a run started by hand."`
+	Attempt      bigquery.NullInt64     `json:"attempt" beam:"attempt" bigquery:"attempt" bqmode:"NULLABLE" desc:"Attempt number of the scheduled run of this job and partition, 1 for the first try."`
+	ScheduledFor bigquery.NullTimestamp `json:"scheduled_for" beam:"scheduled_for" bigquery:"scheduled_for" bqmode:"NULLABLE" desc:"The scheduled time the attempt stands for (UTC): the cron firing for a scheduled run, the time the backfill started for a backfill. A SUCCEEDED row covers every firing of its job and partition up to this time."`
+	Runner       bigquery.NullString    `json:"runner" beam:"runner" bigquery:"runner" bqmode:"NULLABLE" desc:"What executed the attempt: the Beam runner (prism, flink, spark, dataflow, …) or bigquery for a scheduled SQL job."`
+	Error        bigquery.NullString    `json:"error" beam:"error" bigquery:"error" bqmode:"NULLABLE" desc:"Why a FAILED or CANCELLED attempt failed (the end of its log for a pipeline, timeout, …); NULL when it succeeded."`
+}
+
+// JobViewPrefix starts the view column of a ledger row that the scheduler
+// writes for an attempt of a pipeline job that recorded no view rows itself
+// (it failed to start, crashed or timed out): "job:" + the job's name. It is
+// never a table, so such a row never marks a view partition as covered.
+const JobViewPrefix = "job:"
+
+// TopTeamDaily is one of the ten best teams of an event date (UTC) by total
+// score: the row of serving.top_teams_daily, which the example scheduled SQL
+// job (schedules/sql/top_teams_daily.sql) replaces one partition at a time
+// from batch.team_scores_hourly.
+type TopTeamDaily struct {
+	Day    civil.Date `json:"day" beam:"day" bigquery:"day" desc:"Event date (UTC)."`
+	Rank   int64      `json:"rank" beam:"rank" bigquery:"rank" desc:"1 for the team with the highest score that day; ties are ordered by team name."`
+	Team   string     `json:"team" beam:"team" bigquery:"team" desc:"Team."`
+	Score  int64      `json:"score" beam:"score" bigquery:"score" desc:"Total score of the team's valid, unique events that day (sum of batch.team_scores_hourly)."`
+	Events int64      `json:"events" beam:"events" bigquery:"events" desc:"Number of valid, unique events summed into score."`
 }
 
 // UserScoreDaily is a user's total for one event date (UTC): the row of

@@ -22,5 +22,7 @@ demo on embedded stand-ins for Pub/Sub, Cloud Storage and BigQuery.`,
 	root.AddCommand(newStackCommand())
 	root.AddCommand(newDemoCommand())
 	root.AddCommand(newIngestCommand())
+	// Scheduling (issue 12).
+	root.AddCommand(newScheduleCommand(), newBackfillCommand())
 	return root
 }

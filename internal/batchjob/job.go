@@ -85,6 +85,17 @@ type Config struct {
 	// Plan is the execution plan: PlanHourly (default) or PlanGlobal.
 	Plan string
 	BQ   cliflags.BigQuery
+	// Sched is what the scheduler says about the run (railyard schedule
+	// and backfill pass it); empty for a run started by hand.
+	Sched Scheduled
+}
+
+// Scheduled identifies a scheduler's attempt: the ledger rows of the run
+// carry it, so the scheduler can tell from ops.batch_runs alone what is due.
+type Scheduled struct {
+	Job          string // schedule job name
+	Attempt      int64  // 1 for the first try
+	ScheduledFor string // RFC 3339: the firing time (or backfill start) the attempt stands for
 }
 
 // Sink choices.
@@ -102,6 +113,9 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.Sink, "sink", SinkBigQuery, `"bigquery" writes the views, dead letters and ledger; "discard" computes and counts the views' rows but writes nothing (benchmarks, trial runs; no BigQuery needed)`)
 	fs.StringVar(&c.Plan, "plan", PlanHourly, `execution plan: "hourly" parses, deduplicates and pre-aggregates each lake hour partition on its own (bounded memory; an event_id must not appear in two hour partitions); "global" deduplicates run-wide, element by element`)
 	fs.StringVar(&c.RunID, "run_id", "", "identifier of this run in ops.batch_runs and ops.dead_letters (default: batch-<date>-<start time>)")
+	fs.StringVar(&c.Sched.Job, "job", "", "schedule job this run is an attempt of, recorded in ops.batch_runs (set by railyard schedule and backfill)")
+	fs.Int64Var(&c.Sched.Attempt, "attempt", 0, "attempt number of the scheduled run, recorded in ops.batch_runs (set by railyard schedule and backfill)")
+	fs.StringVar(&c.Sched.ScheduledFor, "scheduled_for", "", "RFC 3339 time the scheduled attempt stands for, recorded in ops.batch_runs (set by railyard schedule and backfill)")
 	c.BQ.Register(fs)
 }
 
@@ -113,6 +127,7 @@ type plan struct {
 	Views         []view
 	Catalog       catalog.Catalog
 	Start         time.Time
+	ScheduledFor  time.Time // zero unless --scheduled_for
 }
 
 func (c Config) plan(now time.Time) (plan, error) {
@@ -161,6 +176,14 @@ func (c Config) plan(now time.Time) (plan, error) {
 	case PlanGlobal:
 	default:
 		errs = append(errs, fmt.Errorf("--plan %q is not %q or %q", c.Plan, PlanHourly, PlanGlobal))
+	}
+	if c.Sched.ScheduledFor != "" {
+		if p.ScheduledFor, err = time.Parse(time.RFC3339Nano, c.Sched.ScheduledFor); err != nil {
+			errs = append(errs, fmt.Errorf("--scheduled_for %q is not an RFC 3339 time", c.Sched.ScheduledFor))
+		}
+	}
+	if c.Sched.Attempt < 0 {
+		errs = append(errs, fmt.Errorf("--attempt %d is negative", c.Sched.Attempt))
 	}
 	if p.RunID == "" {
 		p.RunID = fmt.Sprintf("batch-%s-%s", c.Date, p.Start.Format("20060102T150405.000Z"))
@@ -257,6 +280,13 @@ func init() {
 	register.Function2x0(countRowsWritten)
 }
 
+func reconcileErr(rec Reconciliation) error {
+	if rec.OK() {
+		return nil
+	}
+	return fmt.Errorf("did not reconcile: %s", strings.Join(rec.Problems, "; "))
+}
+
 // Reconciliation is the run's account (package reconcile).
 type Reconciliation = reconcile.Reconciliation
 
@@ -311,7 +341,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Reconciliation, error)
 	}
 	var ledgerErr error
 	if p.Sink == SinkBigQuery {
-		ledgerErr = writeLedger(ctx, p, c, rows, end, status)
+		ledgerErr = writeLedger(ctx, p, c, rows, end, status, errors.Join(runErr, countErr, reconcileErr(rec)))
 	}
 	switch {
 	case runErr != nil:

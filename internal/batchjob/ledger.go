@@ -5,18 +5,38 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"cloud.google.com/go/bigquery"
 
+	"github.com/railyard-dev/railyard/runners"
 	"github.com/railyard-dev/railyard/schemas"
 	"github.com/railyard-dev/railyard/schemas/catalog"
 	"github.com/railyard-dev/railyard/transforms"
 	"github.com/railyard-dev/railyard/transforms/bqsink"
 )
 
-// ledgerRows are the run's ops.batch_runs rows: one per view and date.
-func ledgerRows(p plan, c map[string]int64, rowsWritten map[string]int64, end time.Time, status string) []schemas.BatchRun {
+// ledgerRows are the run's ops.batch_runs rows: one per view and date. A
+// scheduled run's rows also carry the job, attempt and scheduled time the
+// scheduler passed, so that it computes what is due from the ledger alone;
+// a failed run's rows say why.
+func ledgerRows(p plan, c map[string]int64, rowsWritten map[string]int64, end time.Time, status string, runErr error) []schemas.BatchRun {
 	var rows []schemas.BatchRun
+	var sched schemas.BatchRun
+	if p.Sched.Job != "" {
+		sched.Job = bigquery.NullString{StringVal: p.Sched.Job, Valid: true}
+	}
+	if p.Sched.Attempt > 0 {
+		sched.Attempt = bigquery.NullInt64{Int64: p.Sched.Attempt, Valid: true}
+	}
+	if !p.ScheduledFor.IsZero() {
+		sched.ScheduledFor = bigquery.NullTimestamp{Timestamp: p.ScheduledFor.UTC(), Valid: true}
+	}
+	runner := bigquery.NullString{StringVal: runners.RunnerName(), Valid: true}
+	var errText bigquery.NullString
+	if runErr != nil && status != schemas.RunSucceeded {
+		errText = bigquery.NullString{StringVal: truncate(runErr.Error(), maxErrorText), Valid: true}
+	}
 	for _, v := range p.Views {
 		for _, d := range p.Dates {
 			date := d.String()
@@ -30,6 +50,8 @@ func ledgerRows(p plan, c map[string]int64, rowsWritten map[string]int64, end ti
 				RowsWritten: rowsWritten[p.Catalog.TableID(v.Table)+" "+date],
 				DeadLetters: c[transforms.MetricLakeDateDeadLetters+date],
 				Status:      status,
+				Job:         sched.Job, Attempt: sched.Attempt, ScheduledFor: sched.ScheduledFor,
+				Runner: runner, Error: errText,
 			})
 		}
 	}
@@ -38,7 +60,7 @@ func ledgerRows(p plan, c map[string]int64, rowsWritten map[string]int64, end ti
 
 // writeLedger appends the run's ledger rows, with insert IDs derived from
 // run, view and partition so a retried insert does not add a row twice.
-func writeLedger(ctx context.Context, p plan, c map[string]int64, rowsWritten map[string]int64, end time.Time, status string) error {
+func writeLedger(ctx context.Context, p plan, c map[string]int64, rowsWritten map[string]int64, end time.Time, status string, runErr error) error {
 	client, err := p.BQ.Client(ctx)
 	if err != nil {
 		return fmt.Errorf("ledger: %w", err)
@@ -47,7 +69,7 @@ func writeLedger(ctx context.Context, p plan, c map[string]int64, rowsWritten ma
 	ds, table := splitID(p.Catalog.TableID(catalog.TableBatchRuns))
 	ins := client.Dataset(ds).Table(table).Inserter()
 	var savers []*bigquery.StructSaver
-	for _, r := range ledgerRows(p, c, rowsWritten, end, status) {
+	for _, r := range ledgerRows(p, c, rowsWritten, end, status, runErr) {
 		savers = append(savers, &bigquery.StructSaver{Struct: r, InsertID: bqsink.InsertID(r.RunID, r.View, r.Partition)})
 	}
 	attemptCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
@@ -56,6 +78,22 @@ func writeLedger(ctx context.Context, p plan, c map[string]int64, rowsWritten ma
 		return fmt.Errorf("ledger: appending %d row(s) to %s.%s: %w", len(savers), ds, table, err)
 	}
 	return nil
+}
+
+// maxErrorText bounds the error text a ledger row keeps: enough for the
+// cause, short enough to read in a table.
+const maxErrorText = 4000
+
+// truncate keeps at most n bytes of s, cut at a rune boundary (BigQuery
+// refuses strings that are not UTF-8).
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 func splitID(id string) (dataset, table string) {

@@ -61,6 +61,7 @@ func TestApplyCreatesEverythingAndConverges(t *testing.T) {
 		"create table fresh_batch.game_stats_daily", "create table fresh_batch.team_scores_hourly", "create table fresh_batch.user_scores_daily",
 		"create table fresh_realtime.game_stats_sessions", "create table fresh_realtime.game_stats_team_scores",
 		"create table fresh_realtime.team_scores", "create table fresh_realtime.user_scores",
+		"create table fresh_serving.top_teams_daily",
 		"create table fresh_ops.batch_runs", "create table fresh_ops.dead_letters",
 		"create view fresh_ops.dead_letter_summary",
 	}
@@ -127,7 +128,7 @@ func TestApplyCreatesEverythingAndConverges(t *testing.T) {
 // batchRunV2 is schemas.BatchRun with one more, NULLABLE column.
 type batchRunV2 struct {
 	schemas.BatchRun
-	Runner string `bigquery:"runner" desc:"Beam runner that executed the run." bqmode:"NULLABLE"`
+	Cluster string `bigquery:"cluster" desc:"Cluster that executed the run." bqmode:"NULLABLE"`
 }
 
 // deadLetterWithoutDetail drops the detail column of schemas.DeadLetter.
@@ -171,7 +172,7 @@ func TestApplyAddsNullableColumn(t *testing.T) {
 
 	v2 := withRowType(base, catalog.TableBatchRuns, reflect.TypeOf(batchRunV2{}))
 	plan := mustPlan(t, v2, client)
-	if got := kinds(plan); strings.Join(got, "|") != "add column add_ops.batch_runs column runner" {
+	if got := kinds(plan); strings.Join(got, "|") != "add column add_ops.batch_runs column cluster" {
 		t.Fatalf("plan = %q, want one added column", got)
 	}
 	// The emulator acknowledges a table update without persisting it; the
@@ -188,13 +189,13 @@ func TestApplyAddsNullableColumn(t *testing.T) {
 		t.Fatal(err)
 	}
 	last := md.Schema[len(md.Schema)-1]
-	if last.Name != "runner" || last.Type != bigquery.StringFieldType || last.Required {
-		t.Fatalf("last live column = %+v, want NULLABLE STRING runner", last)
+	if last.Name != "cluster" || last.Type != bigquery.StringFieldType || last.Required {
+		t.Fatalf("last live column = %+v, want NULLABLE STRING cluster", last)
 	}
 	if again := mustPlan(t, v2, client); len(again.Changes) != 0 {
 		t.Fatalf("plan after additive apply is not empty:\n%s", again)
 	}
-	it, err := client.Query("SELECT run_id, input_events, rows_written, status, runner FROM add_ops.batch_runs").Read(ctx)
+	it, err := client.Query("SELECT run_id, input_events, rows_written, status, cluster FROM add_ops.batch_runs").Read(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,12 +204,12 @@ func TestApplyAddsNullableColumn(t *testing.T) {
 		InputEvents int64               `bigquery:"input_events"`
 		RowsWritten int64               `bigquery:"rows_written"`
 		Status      string              `bigquery:"status"`
-		Runner      bigquery.NullString `bigquery:"runner"`
+		Cluster     bigquery.NullString `bigquery:"cluster"`
 	}
 	if err := it.Next(&row); err != nil {
 		t.Fatalf("ledger row lost by the schema change: %v", err)
 	}
-	if row.RunID != "r1" || row.InputEvents != 100 || row.RowsWritten != 24 || row.Status != schemas.RunSucceeded || row.Runner.Valid {
+	if row.RunID != "r1" || row.InputEvents != 100 || row.RowsWritten != 24 || row.Status != schemas.RunSucceeded || row.Cluster.Valid {
 		t.Fatalf("ledger row after the schema change = %+v", row)
 	}
 	if err := it.Next(&row); err != iterator.Done {
@@ -233,8 +234,8 @@ func TestApplyRefusesBreakingChanges(t *testing.T) {
 			"! drop column brk_ops.dead_letters column detail"},
 		{"required column added", withRowType(base, catalog.TableBatchRuns, reflect.TypeOf(struct {
 			schemas.BatchRun
-			Runner string `bigquery:"runner" desc:"r"`
-		}{})), "! add REQUIRED column brk_ops.batch_runs column runner"},
+			Cluster string `bigquery:"cluster" desc:"r"`
+		}{})), "! add REQUIRED column brk_ops.batch_runs column cluster"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

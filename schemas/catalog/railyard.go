@@ -36,6 +36,9 @@ const (
 	TableDeadLetters               = "ops.dead_letters"
 	TableBatchRuns                 = "ops.batch_runs"
 	ViewDeadLetterSummary          = "ops.dead_letter_summary"
+	// TableTopTeamsDaily is the destination of the example scheduled SQL
+	// job (schedules/railyard.yaml, job top-teams-daily).
+	TableTopTeamsDaily = "serving.top_teams_daily"
 )
 
 // LakeGameEvents is the lake dataset of raw game events.
@@ -114,9 +117,16 @@ func Default() Catalog {
 			},
 			{
 				Dataset: DatasetOps, Name: "batch_runs", Owner: OwnerData,
-				Description: "Ledger of batch runs: one row per view and partition a run replaced, with its reconciled counts and status.",
+				Description: "Ledger of batch runs: one row per view and partition a run replaced, with its reconciled counts and status. The scheduler (railyard schedule, railyard backfill) computes from it what is due, missed and retried: every attempt of a scheduled job is recorded here, by the pipeline (one row per view) or by the scheduler (a scheduled SQL job's destination, or job:NAME for a pipeline attempt that recorded nothing itself).",
 				RowType:     typeOf[schemas.BatchRun](),
 				Clustering:  []string{"view", "partition"},
+			},
+			{
+				Dataset: DatasetServing, Name: "top_teams_daily", Owner: OwnerAnalysis,
+				Description:  "Per event date (UTC): the ten teams with the highest total score, from batch.team_scores_hourly. Written by the scheduled SQL job top-teams-daily (schedules/sql/top_teams_daily.sql), which replaces one day's partition per run after the batch job has covered that day.",
+				RowType:      typeOf[schemas.TopTeamDaily](),
+				Partitioning: &Partitioning{Field: "day", Granularity: bigquery.DayPartitioningType},
+				Clustering:   []string{"team"},
 			},
 			{
 				Dataset: DatasetOps, Name: "dead_letter_summary", Owner: OwnerData,
