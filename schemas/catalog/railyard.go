@@ -38,6 +38,20 @@ const (
 	ViewDeadLetterSummary          = "ops.dead_letter_summary"
 )
 
+// The serving layer's tables and views (package internal/serving states
+// the merge rule the views implement).
+const (
+	// TableRealtimeUserDaily is the speed layer's per-day user view
+	// (gaming.CalculateUserScoresDaily).
+	TableRealtimeUserDaily = "realtime.user_scores_daily"
+	// TableStreamProgress holds the streaming jobs' progress reports.
+	TableStreamProgress = "ops.stream_progress"
+	// ViewServingTeamScoresHourly and ViewServingUserScoresDaily merge batch
+	// and realtime by the ledger's coverage.
+	ViewServingTeamScoresHourly = "serving.team_scores_hourly"
+	ViewServingUserScoresDaily  = "serving.user_scores_daily"
+)
+
 // LakeGameEvents is the lake dataset of raw game events.
 const LakeGameEvents = "game_events"
 
@@ -80,8 +94,8 @@ func Default() Catalog {
 			},
 			{
 				Dataset: DatasetRealtime, Name: "team_scores", Owner: OwnerAnalysis,
-				Description:  "Per team and one-hour event-time window: every pane (EARLY, ON_TIME, LATE) the speed layer fired; the row with the highest pane_index per team and window is current.",
-				RowType:      typeOf[schemas.TeamScore](),
+				Description:  "Per team and one-hour event-time window: every pane (EARLY, ON_TIME, LATE) the speed layer fired; per run_id, the row with the highest pane_index per team and window is current, and the runs add up.",
+				RowType:      typeOf[schemas.RealtimeTeamScore](),
 				Partitioning: &Partitioning{Field: "window_start", Granularity: bigquery.DayPartitioningType, Expiration: 30 * 24 * time.Hour},
 				Clustering:   []string{"team"},
 			},
@@ -94,8 +108,8 @@ func Default() Catalog {
 			},
 			{
 				Dataset: DatasetRealtime, Name: "game_stats_team_scores", Owner: OwnerAnalysis,
-				Description:  "Per team and one-hour event-time window: Beam's GameStats team score, without the events of users whose score in the window exceeds 2.5 times the window's mean user score. Fired once, when the watermark passes the window's end (the highest pane_index per team and window is current); the ON_TIME rows of a day add up to batch.game_stats_daily's score and events.",
-				RowType:      typeOf[schemas.TeamScore](),
+				Description:  "Per team and one-hour event-time window: Beam's GameStats team score, without the events of users whose score in the window exceeds 2.5 times the window's mean user score. Fired once, when the watermark passes the window's end (the highest pane_index per run_id, team and window is current); the ON_TIME rows of a day add up to batch.game_stats_daily's score and events.",
+				RowType:      typeOf[schemas.RealtimeTeamScore](),
 				Partitioning: &Partitioning{Field: "window_start", Granularity: bigquery.DayPartitioningType, Expiration: 30 * 24 * time.Hour},
 				Clustering:   []string{"team"},
 			},
@@ -124,6 +138,31 @@ func Default() Catalog {
 				ViewQuery: "SELECT DATE(time) AS day, pipeline, stage, reason, COUNT(*) AS dead_letters\n" +
 					"FROM `{{dataset \"ops\"}}.dead_letters`\nGROUP BY day, pipeline, stage, reason",
 			},
+			// The serving layer (internal/serving).
+			{
+				Dataset: DatasetRealtime, Name: "user_scores_daily", Owner: OwnerAnalysis,
+				Description:  "Per event date (UTC), user and team: every pane the speed layer fired for the one-day event-time window, with the team-score trigger and allowed lateness; per run_id, the row with the highest pane_index per day, user and team is current, and the runs add up. The realtime counterpart of batch.user_scores_daily.",
+				RowType:      typeOf[schemas.UserScoreDailyPane](),
+				Partitioning: &Partitioning{Field: "day", Granularity: bigquery.DayPartitioningType, Expiration: 30 * 24 * time.Hour},
+				Clustering:   []string{"team", "user"},
+			},
+			{
+				Dataset: DatasetOps, Name: "stream_progress", Owner: OwnerData,
+				Description:  "Progress reports of the streaming jobs, one per run every --progress_interval: the input's watermark and the messages read. The serving layer takes a run's reach (the event-time range its input covered) and liveness from them.",
+				RowType:      typeOf[schemas.StreamProgress](),
+				Partitioning: &Partitioning{Field: "processing_time", Granularity: bigquery.DayPartitioningType, Expiration: 30 * 24 * time.Hour},
+				Clustering:   []string{"job", "run_id"},
+			},
+			{
+				Dataset: DatasetServing, Name: "team_scores_hourly", Owner: OwnerAnalysis,
+				Description: "Team scores per UTC hour, batch where batch covers the date (a SUCCEEDED ops.batch_runs row for batch.team_scores_hourly and that date) and realtime elsewhere: per speed-job run the latest pane (highest pane_index) of each team and hour, summed over runs. source says which.",
+				ViewQuery:   servingTeamScoresHourlySQL,
+			},
+			{
+				Dataset: DatasetServing, Name: "user_scores_daily", Owner: OwnerAnalysis,
+				Description: "User scores per event date (UTC) and team, batch where batch covers the date (a SUCCEEDED ops.batch_runs row for batch.user_scores_daily and that date) and realtime elsewhere: per speed-job run the latest pane (highest pane_index) of each day, user and team, summed over runs. source says which.",
+				ViewQuery:   servingUserScoresDailySQL,
+			},
 		},
 		Lakes: []Lake{
 			{
@@ -136,3 +175,58 @@ func Default() Catalog {
 		},
 	}
 }
+
+// The serving views use GROUP BY and joins only: goccy's BigQuery emulator
+// runs window functions in quadratic time and has no QUALIFY. Ties on the
+// highest pane_index of a run carry the same values (a retried write), and
+// a later pane never has fewer events or a lower score (panes accumulate,
+// scores are not negative), so MAX picks the current pane's values.
+const servingTeamScoresHourlySQL = "WITH covered AS (\n" +
+	"  SELECT DISTINCT `partition` AS day FROM `{{dataset \"ops\"}}.batch_runs`\n" +
+	"  WHERE `view` = 'batch.team_scores_hourly' AND status = 'SUCCEEDED'\n" +
+	"),\n" +
+	"latest AS (\n" +
+	"  SELECT IFNULL(run_id, '') AS run, team, window_start, MAX(pane_index) AS pane_index\n" +
+	"  FROM `{{dataset \"realtime\"}}.team_scores`\n" +
+	"  GROUP BY IFNULL(run_id, ''), team, window_start\n" +
+	"),\n" +
+	"current_panes AS (\n" +
+	"  SELECT l.run, l.team, l.window_start, MAX(r.window_end) AS window_end, MAX(r.score) AS score, MAX(r.events) AS events\n" +
+	"  FROM latest l JOIN `{{dataset \"realtime\"}}.team_scores` r\n" +
+	"    ON IFNULL(r.run_id, '') = l.run AND r.team = l.team AND r.window_start = l.window_start AND r.pane_index = l.pane_index\n" +
+	"  GROUP BY l.run, l.team, l.window_start\n" +
+	")\n" +
+	"SELECT b.team, b.window_start, b.window_end, b.score, b.events, 'batch' AS source\n" +
+	"FROM `{{dataset \"batch\"}}.team_scores_hourly` b\n" +
+	"JOIN covered c ON c.day = CAST(DATE(b.window_start) AS STRING)\n" +
+	"UNION ALL\n" +
+	"SELECT p.team, p.window_start, MAX(p.window_end) AS window_end, SUM(p.score) AS score, SUM(p.events) AS events, 'realtime' AS source\n" +
+	"FROM current_panes p\n" +
+	"LEFT JOIN covered c ON c.day = CAST(DATE(p.window_start) AS STRING)\n" +
+	"WHERE c.day IS NULL\n" +
+	"GROUP BY p.team, p.window_start"
+
+const servingUserScoresDailySQL = "WITH covered AS (\n" +
+	"  SELECT DISTINCT `partition` AS day FROM `{{dataset \"ops\"}}.batch_runs`\n" +
+	"  WHERE `view` = 'batch.user_scores_daily' AND status = 'SUCCEEDED'\n" +
+	"),\n" +
+	"latest AS (\n" +
+	"  SELECT IFNULL(run_id, '') AS run, day, user, team, MAX(pane_index) AS pane_index\n" +
+	"  FROM `{{dataset \"realtime\"}}.user_scores_daily`\n" +
+	"  GROUP BY IFNULL(run_id, ''), day, user, team\n" +
+	"),\n" +
+	"current_panes AS (\n" +
+	"  SELECT l.run, l.day, l.user, l.team, MAX(r.score) AS score, MAX(r.events) AS events\n" +
+	"  FROM latest l JOIN `{{dataset \"realtime\"}}.user_scores_daily` r\n" +
+	"    ON IFNULL(r.run_id, '') = l.run AND r.day = l.day AND r.user = l.user AND r.team = l.team AND r.pane_index = l.pane_index\n" +
+	"  GROUP BY l.run, l.day, l.user, l.team\n" +
+	")\n" +
+	"SELECT b.day, b.user, b.team, b.score, b.events, 'batch' AS source\n" +
+	"FROM `{{dataset \"batch\"}}.user_scores_daily` b\n" +
+	"JOIN covered c ON c.day = CAST(b.day AS STRING)\n" +
+	"UNION ALL\n" +
+	"SELECT p.day, p.user, p.team, SUM(p.score) AS score, SUM(p.events) AS events, 'realtime' AS source\n" +
+	"FROM current_panes p\n" +
+	"LEFT JOIN covered c ON c.day = CAST(p.day AS STRING)\n" +
+	"WHERE c.day IS NULL\n" +
+	"GROUP BY p.day, p.user, p.team"

@@ -96,6 +96,16 @@
 // user and team, as batch.user_scores_daily does, which is the same when a
 // user plays for one team.
 //
+// realtime.user_scores_daily (schemas.UserScoreDailyPane):
+// CalculateUserScoresDaily, the streaming counterpart of
+// batch.user_scores_daily. Fixed one-day event-time windows (UTC dates),
+// keyed by (user, team), with CalculateTeamScores's trigger, allowed
+// lateness and accumulating panes (so EARLY, ON_TIME and LATE mean what
+// they mean above, with midnight where the hour's end was). One row per
+// pane per (day, user, team): score and events of the day's events the job
+// has seen up to this pane. When every event arrives on time, the ON_TIME
+// rows are exactly batch.user_scores_daily's rows (the tests compare them).
+//
 // realtime.game_stats_team_scores (schemas.TeamScore) and
 // realtime.game_stats_sessions (schemas.SessionStats): CalculateGameStats,
 // Beam's GameStats. Windows fire once, when the watermark passes their end
