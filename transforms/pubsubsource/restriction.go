@@ -27,6 +27,13 @@ type readRestriction struct {
 	// them first.
 	PendingToken  int64
 	PendingAckIDs []string
+	// MessagesRead counts the messages emitted by the bundles before this
+	// restriction (the reader's earlier checkpoints); ReportedAtMillis and
+	// Reports are the time (Unix ms) and number of its progress reports so
+	// far (ReadWithProgress).
+	MessagesRead     int64
+	ReportedAtMillis int64
+	Reports          int64
 }
 
 // pullClaim is the position a reader claims before it emits the messages
@@ -38,6 +45,12 @@ type pullClaim struct {
 
 // stopClaim is claimed to finish the restriction (StopAfterIdle).
 type stopClaim struct{}
+
+// reportClaim is claimed when the reader reports its progress, so that
+// the next report's time and number survive a checkpoint.
+type reportClaim struct {
+	AtMillis int64
+}
 
 // handoverClaim is claimed just before a self-checkpoint to hand the
 // bundle's ack IDs to the residual restriction.
@@ -79,6 +92,10 @@ func (t *pullTracker) TryClaim(pos any) bool {
 	case handoverClaim:
 		t.handover = &p
 		return true
+	case reportClaim:
+		t.rest.ReportedAtMillis = p.AtMillis
+		t.rest.Reports++
+		return true
 	default:
 		t.err = fmt.Errorf("pubsubsource: cannot claim %T %v", pos, pos)
 		return false
@@ -96,7 +113,8 @@ func (t *pullTracker) TrySplit(fraction float64) (primary, residual any, err err
 	if t.rest.Stopped || t.err != nil || fraction > 0 {
 		return t.rest, nil, nil
 	}
-	r := readRestriction{QuietSinceMillis: t.rest.QuietSinceMillis}
+	r := readRestriction{QuietSinceMillis: t.rest.QuietSinceMillis, MessagesRead: t.rest.MessagesRead + t.claimed,
+		ReportedAtMillis: t.rest.ReportedAtMillis, Reports: t.rest.Reports}
 	if t.handover != nil {
 		r.PendingToken, r.PendingAckIDs = t.handover.Token, t.handover.AckIDs
 	}
