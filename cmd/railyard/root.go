@@ -22,5 +22,6 @@ demo on embedded stand-ins for Pub/Sub, Cloud Storage and BigQuery.`,
 	root.AddCommand(newStackCommand())
 	root.AddCommand(newDemoCommand())
 	root.AddCommand(newIngestCommand())
+	root.AddCommand(newServeCommand())
 	return root
 }
