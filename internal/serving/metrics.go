@@ -15,6 +15,7 @@ type Metrics struct {
 	refreshFailures    prometheus.Counter
 	refreshDuration    prometheus.Histogram
 	lastRefreshSeconds prometheus.Gauge
+	maxRefreshSeconds  prometheus.Gauge
 }
 
 func newMetrics(snapshotAge func() float64) *Metrics {
@@ -46,8 +47,12 @@ func newMetrics(snapshotAge func() float64) *Metrics {
 			Name: "railyard_serve_last_refresh_duration_seconds",
 			Help: "Time the last refresh took, successful or not.",
 		}),
+		maxRefreshSeconds: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "railyard_serve_max_refresh_duration_seconds",
+			Help: "Longest refresh since the server started: an answer is at most --refresh plus this old while refreshes succeed.",
+		}),
 	}
-	m.Registry.MustRegister(m.requests, m.latency, m.refreshes, m.refreshFailures, m.refreshDuration, m.lastRefreshSeconds,
+	m.Registry.MustRegister(m.requests, m.latency, m.refreshes, m.refreshFailures, m.refreshDuration, m.lastRefreshSeconds, m.maxRefreshSeconds,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "railyard_serve_snapshot_age_seconds",
 			Help: "Age of the snapshot being served: time since it was read (0 before the first).",

@@ -69,8 +69,10 @@ type Server struct {
 	// state is what requests read: the snapshot, the last refresh's
 	// outcome and the answers computed from them.
 	state atomic.Pointer[state]
-	// refreshMu serialises refreshes (the loop and Refresh).
-	refreshMu sync.Mutex
+	// refreshMu serialises refreshes (the loop and Refresh) and guards
+	// maxRefresh.
+	refreshMu  sync.Mutex
+	maxRefresh time.Duration
 }
 
 // state is one published view of the server: replaced whole, never
@@ -134,6 +136,10 @@ func (s *Server) Refresh(ctx context.Context) error {
 	took := time.Since(began)
 	s.metrics.refreshDuration.Observe(took.Seconds())
 	s.metrics.lastRefreshSeconds.Set(took.Seconds())
+	if took > s.maxRefresh {
+		s.maxRefresh = took
+		s.metrics.maxRefreshSeconds.Set(took.Seconds())
+	}
 	prev := s.state.Load()
 	if err != nil {
 		s.metrics.refreshFailures.Inc()
