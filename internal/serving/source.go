@@ -116,7 +116,9 @@ type firstWindowRow struct {
 	FirstWindow time.Time `bigquery:"first_window"`
 }
 
-func param(name string, v any) bigquery.QueryParameter { return bigquery.QueryParameter{Name: name, Value: v} }
+func param(name string, v any) bigquery.QueryParameter {
+	return bigquery.QueryParameter{Name: name, Value: v}
+}
 
 // query runs a parameterised query and appends its rows to *out.
 func query[T any](ctx context.Context, client *bigquery.Client, sql string, out *[]T, params ...bigquery.QueryParameter) error {

@@ -28,9 +28,9 @@ import (
 func main() {
 	var (
 		url, name, bare, body string
-		requests, conc       int
-		plant                bool
-		bq                   cliflags.BigQuery
+		requests, conc        int
+		plant                 bool
+		bq                    cliflags.BigQuery
 	)
 	fs := flag.CommandLine
 	fs.StringVar(&url, "url", "", "URL to GET")
