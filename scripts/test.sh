@@ -33,6 +33,7 @@ command -v clang >/dev/null || missing+=(clang)          # the BigQuery emulator
 command -v shellcheck >/dev/null || missing+=(shellcheck) # runners' test lints the job-server scripts
 command -v curl >/dev/null || missing+=(curl)             # job-server script and ingest tests (real HTTP client)
 command -v mosquitto_pub >/dev/null || missing+=(mosquitto-clients) # ingest tests publish over MQTT with mosquitto_pub
+command -v chromium >/dev/null || missing+=(chromium)   # the serving page's test drives headless Chromium
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing ${missing[*]} with apt-get"
@@ -82,6 +83,8 @@ if [ "$quick" = 0 ]; then
   step "fuzzing the gateway's body parser and the Pub/Sub event-time parser for 10s each"
   go test -run '^$' -fuzz '^FuzzParseBody$' -fuzztime 10s ./internal/ingest
   go test -run '^$' -fuzz '^FuzzEventTimeOf$' -fuzztime 10s ./transforms/pubsubsource
+  step "fuzzing the serving API's query-parameter parsing for 10s"
+  go test -run '^$' -fuzz '^FuzzParseQuery$' -fuzztime 10s ./internal/serving
 fi
 
 step "all tests passed"
