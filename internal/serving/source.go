@@ -44,7 +44,12 @@ func (b *BigQuerySource) Read(ctx context.Context, asOf, from, to time.Time) (Da
 	if !toDay.In(time.UTC).Equal(to.UTC()) {
 		toDay = toDay.AddDays(1)
 	}
-	g, ctx := errgroup.WithContext(ctx)
+	// Not errgroup.WithContext: one failed query must not cancel the
+	// others. goccy's emulator loses its database connection for good
+	// when a query is cancelled in flight (every later call answers 500
+	// "sql: connection is already closed"); on BigQuery a cancelled query
+	// is only wasted work, and the snapshot fails either way.
+	var g errgroup.Group
 	g.Go(func() error {
 		return query(ctx, b.Client, fmt.Sprintf("SELECT team, window_start, window_end, score, events, source FROM `%s` "+
 			"WHERE window_start >= @from AND window_start < @to", b.Catalog.TableID(catalog.ViewServingTeamScoresHourly)),
