@@ -43,11 +43,11 @@ func TestCatalogPlanApplyOnEmulator(t *testing.T) {
 	}
 
 	out, err := run("catalog", "plan")
-	if err != nil || !strings.Contains(out, "14 change(s), 0 breaking") || !strings.Contains(out, "+ create table cli_ops.dead_letters") {
+	if err != nil || !strings.Contains(out, "18 change(s), 0 breaking") || !strings.Contains(out, "+ create table cli_ops.dead_letters") {
 		t.Fatalf("plan on an empty project: %v\n%s", err, out)
 	}
 	out, err = run("catalog", "apply")
-	if err != nil || !strings.Contains(out, "[14/14] + create view cli_ops.dead_letter_summary") || !strings.Contains(out, "applied 14 change(s)") {
+	if err != nil || !strings.Contains(out, "[18/18] + create view cli_ops.dead_letter_summary") || !strings.Contains(out, "applied 18 change(s)") {
 		t.Fatalf("apply: %v\n%s", err, out)
 	}
 	out, err = run("catalog", "plan")
@@ -97,7 +97,7 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo: %v\n%s", err, out)
 	}
 	for _, want := range []string{
-		"applied 14 change(s) to project railyard-local",
+		"applied 18 change(s) to project railyard-local",
 		"lake: 20000 lines in 24 objects under gs://railyard-lake/lake",
 		"reconciled: lines 20000 = valid unique ",
 		"rows written realtime.team_scores",
