@@ -71,7 +71,7 @@ log "starting railyard serve (--refresh $refresh)"
 "$bin/railyard" serve "${bqflags[@]}" --listen 127.0.0.1:0 --refresh "$refresh" >"$work/serve.out" 2>"$work/serve.log" &
 serve_pid=$!; pids+=("$serve_pid")
 serve_url=$(wait_for "$work/serve.out" 'http://[0-9.:]+')
-for _ in $(seq 1 600); do
+for _ in $(seq 1 1200); do
   curl -fsS "$serve_url/readyz" >/dev/null 2>&1 && break
   sleep 0.1
 done

@@ -21,9 +21,12 @@
 //     window_start) in realtime.team_scores, of (run, day, user, team) in
 //     realtime.user_scores_daily — and those latest panes summed over runs:
 //     each run counts the messages it read, and a restarted run numbers its
-//     panes from 0 again. Rows tied on the highest pane_index within a run
-//     carry the same values (a retried write); the larger score and events
-//     are taken.
+//     panes from 0 again. Within a run a key's panes accumulate (a later
+//     pane has at least the events and the score of every earlier one), so
+//     the highest pane's values are the largest: the views take MAX(score)
+//     and MAX(events) per (run, key, window), which needs no self-join
+//     (rows tied on the highest pane_index carry the same values: a retried
+//     write).
 //
 // So no hour and no day is ever counted from both layers, and a batch run
 // landing (its SUCCEEDED ledger row) moves its whole date from realtime to

@@ -176,57 +176,50 @@ func Default() Catalog {
 	}
 }
 
-// The serving views use GROUP BY and joins only: goccy's BigQuery emulator
-// runs window functions in quadratic time and has no QUALIFY. Ties on the
-// highest pane_index of a run carry the same values (a retried write), and
-// a later pane never has fewer events or a lower score (panes accumulate,
-// scores are not negative), so MAX picks the current pane's values.
-const servingTeamScoresHourlySQL = "WITH covered AS (\n" +
-	"  SELECT DISTINCT `partition` AS day FROM `{{dataset \"ops\"}}.batch_runs`\n" +
-	"  WHERE `view` = 'batch.team_scores_hourly' AND status = 'SUCCEEDED'\n" +
-	"),\n" +
-	"latest AS (\n" +
-	"  SELECT IFNULL(run_id, '') AS run, team, window_start, MAX(pane_index) AS pane_index\n" +
+// The serving views use GROUP BY and semi-joins on the small ledger only:
+// goccy's BigQuery emulator evaluates every SQL function through a Go
+// callback and joins without indexes, so a self-join of a realtime table
+// (to find each key's highest pane) took 100 s over a week of panes, and
+// it runs window functions in quadratic time. Within one run the panes of
+// a key and window accumulate — a later pane has at least the events and
+// the score of every earlier one (scores are not negative) — so the
+// highest pane's values are the largest ones: MAX per (run, key, window)
+// is the current pane, with no join. Rows tied on the highest pane carry
+// the same values (a retried write).
+const servingTeamScoresHourlySQL = "WITH current_panes AS (\n" +
+	"  SELECT IFNULL(run_id, '') AS run, team, window_start, MAX(window_end) AS window_end, MAX(score) AS score, MAX(events) AS events\n" +
 	"  FROM `{{dataset \"realtime\"}}.team_scores`\n" +
 	"  GROUP BY IFNULL(run_id, ''), team, window_start\n" +
-	"),\n" +
-	"current_panes AS (\n" +
-	"  SELECT l.run, l.team, l.window_start, MAX(r.window_end) AS window_end, MAX(r.score) AS score, MAX(r.events) AS events\n" +
-	"  FROM latest l JOIN `{{dataset \"realtime\"}}.team_scores` r\n" +
-	"    ON IFNULL(r.run_id, '') = l.run AND r.team = l.team AND r.window_start = l.window_start AND r.pane_index = l.pane_index\n" +
-	"  GROUP BY l.run, l.team, l.window_start\n" +
 	")\n" +
-	"SELECT b.team, b.window_start, b.window_end, b.score, b.events, 'batch' AS source\n" +
-	"FROM `{{dataset \"batch\"}}.team_scores_hourly` b\n" +
-	"JOIN covered c ON c.day = CAST(DATE(b.window_start) AS STRING)\n" +
+	"SELECT team, window_start, window_end, score, events, 'batch' AS source\n" +
+	"FROM `{{dataset \"batch\"}}.team_scores_hourly`\n" +
+	"WHERE CAST(DATE(window_start) AS STRING) IN (" + coveredDates + ")\n" +
 	"UNION ALL\n" +
-	"SELECT p.team, p.window_start, MAX(p.window_end) AS window_end, SUM(p.score) AS score, SUM(p.events) AS events, 'realtime' AS source\n" +
-	"FROM current_panes p\n" +
-	"LEFT JOIN covered c ON c.day = CAST(DATE(p.window_start) AS STRING)\n" +
-	"WHERE c.day IS NULL\n" +
-	"GROUP BY p.team, p.window_start"
+	"SELECT team, window_start, MAX(window_end) AS window_end, SUM(score) AS score, SUM(events) AS events, 'realtime' AS source\n" +
+	"FROM current_panes\n" +
+	"WHERE CAST(DATE(window_start) AS STRING) NOT IN (" + coveredDates + ")\n" +
+	"GROUP BY team, window_start"
 
-const servingUserScoresDailySQL = "WITH covered AS (\n" +
-	"  SELECT DISTINCT `partition` AS day FROM `{{dataset \"ops\"}}.batch_runs`\n" +
-	"  WHERE `view` = 'batch.user_scores_daily' AND status = 'SUCCEEDED'\n" +
-	"),\n" +
-	"latest AS (\n" +
-	"  SELECT IFNULL(run_id, '') AS run, day, user, team, MAX(pane_index) AS pane_index\n" +
+const servingUserScoresDailySQL = "WITH current_panes AS (\n" +
+	"  SELECT IFNULL(run_id, '') AS run, day, user, team, MAX(score) AS score, MAX(events) AS events\n" +
 	"  FROM `{{dataset \"realtime\"}}.user_scores_daily`\n" +
 	"  GROUP BY IFNULL(run_id, ''), day, user, team\n" +
-	"),\n" +
-	"current_panes AS (\n" +
-	"  SELECT l.run, l.day, l.user, l.team, MAX(r.score) AS score, MAX(r.events) AS events\n" +
-	"  FROM latest l JOIN `{{dataset \"realtime\"}}.user_scores_daily` r\n" +
-	"    ON IFNULL(r.run_id, '') = l.run AND r.day = l.day AND r.user = l.user AND r.team = l.team AND r.pane_index = l.pane_index\n" +
-	"  GROUP BY l.run, l.day, l.user, l.team\n" +
 	")\n" +
-	"SELECT b.day, b.user, b.team, b.score, b.events, 'batch' AS source\n" +
-	"FROM `{{dataset \"batch\"}}.user_scores_daily` b\n" +
-	"JOIN covered c ON c.day = CAST(b.day AS STRING)\n" +
+	"SELECT day, user, team, score, events, 'batch' AS source\n" +
+	"FROM `{{dataset \"batch\"}}.user_scores_daily`\n" +
+	"WHERE CAST(day AS STRING) IN (" + coveredUserDates + ")\n" +
 	"UNION ALL\n" +
-	"SELECT p.day, p.user, p.team, SUM(p.score) AS score, SUM(p.events) AS events, 'realtime' AS source\n" +
-	"FROM current_panes p\n" +
-	"LEFT JOIN covered c ON c.day = CAST(p.day AS STRING)\n" +
-	"WHERE c.day IS NULL\n" +
-	"GROUP BY p.day, p.user, p.team"
+	"SELECT day, user, team, SUM(score) AS score, SUM(events) AS events, 'realtime' AS source\n" +
+	"FROM current_panes\n" +
+	"WHERE CAST(day AS STRING) NOT IN (" + coveredUserDates + ")\n" +
+	"GROUP BY day, user, team"
+
+// coveredDates and coveredUserDates are the dates the ledger covers for
+// each view (partition is REQUIRED, so NOT IN sees no NULL). A semi-join
+// with IN rather than a JOIN: the emulator evaluates the subquery once.
+const (
+	coveredDates = "SELECT `partition` FROM `{{dataset \"ops\"}}.batch_runs` " +
+		"WHERE `view` = 'batch.team_scores_hourly' AND status = 'SUCCEEDED'"
+	coveredUserDates = "SELECT `partition` FROM `{{dataset \"ops\"}}.batch_runs` " +
+		"WHERE `view` = 'batch.user_scores_daily' AND status = 'SUCCEEDED'"
+)
