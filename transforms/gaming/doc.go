@@ -189,8 +189,9 @@
 //     the larger events, then the later processing_time, so the choice is
 //     deterministic. Across runs pane_index is not comparable: a restarted
 //     job numbers every window's panes from 0 again, and its totals hold
-//     only what that run read (its insert IDs name the run; the rows do
-//     not). Batch replaces those hours once it covers them.
+//     only what that run read (the speed job writes the run into each
+//     row's run_id, as in its insert IDs). Batch replaces those hours once
+//     it covers them.
 //   - is_last is rarely true (see above): never wait for it. A window's
 //     current row may stay EARLY if the job stops before the watermark
 //     passes the window's end, and a window whose first event was late has
