@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"time"
 
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -85,6 +86,19 @@ func ReadPubSub(s beam.Scope, cfg pubsubsource.Config) beam.PCollection {
 	out := beam.External(s, PubSubReadURN, protox.MustEncode(payload), nil,
 		[]beam.FullType{typex.New(reflectx.ByteSlice)}, false)
 	return beam.ParDo(s, &dataflowMessageToRaw{Subscription: cfg.Subscription}, out[0])
+}
+
+// ReadPubSubWithProgress is ReadPubSub that also returns the reader's
+// progress reports (pubsubsource.ReadWithProgress), every `every` of
+// processing time. On dataflow the native source reports nothing to the
+// pipeline: progress is then an empty PCollection (Dataflow shows its
+// watermark in its own monitoring instead), with a warning.
+func ReadPubSubWithProgress(s beam.Scope, cfg pubsubsource.Config, every time.Duration) (raws, progress beam.PCollection) {
+	if RunnerName() != "dataflow" {
+		return pubsubsource.ReadWithProgress(s, cfg, every)
+	}
+	log.Warnf(context.Background(), "railyard: ReadPubSubWithProgress on dataflow: Dataflow's Pub/Sub source gives the pipeline no watermark, so no progress is reported for %s", cfg.Subscription)
+	return ReadPubSub(s, cfg), beam.CreateList(s.Scope("no progress on dataflow"), []pubsubsource.Progress{})
 }
 
 // AcknowledgePubSub acks ack IDs of messages read by ReadPubSub in

@@ -20,6 +20,9 @@ func init() {
 		reflect.TypeOf((*UserScoreDaily)(nil)).Elem(),
 		reflect.TypeOf((*GameStatsDaily)(nil)).Elem(),
 		reflect.TypeOf((*SessionStats)(nil)).Elem(),
+		reflect.TypeOf((*RealtimeTeamScore)(nil)).Elem(),
+		reflect.TypeOf((*UserScoreDailyPane)(nil)).Elem(),
+		reflect.TypeOf((*StreamProgress)(nil)).Elem(),
 	} {
 		beam.RegisterType(t)
 	}

@@ -25,6 +25,7 @@ type UserScore struct {
 	Timing         string    `json:"timing" beam:"timing" bigquery:"timing" desc:"Pane timing of the firing that produced the row: EARLY, ON_TIME or LATE."`
 	ProcessingTime time.Time `json:"processing_time" beam:"processing_time" bigquery:"processing_time" desc:"When the row was computed (processing time, UTC)."`
 	PaneIndex      int64     `json:"pane_index" beam:"pane_index" bigquery:"pane_index" bqmode:"NULLABLE" desc:"Index of the firing for this user and team within one run of the speed job, 0 for the first; the highest is current."`
+	RunID          string    `json:"run_id" beam:"run_id" bigquery:"run_id" bqmode:"NULLABLE" desc:"Speed-job run (job instance) that computed the row; pane_index counts within one run. NULL in rows written before the column existed."`
 }
 
 // TeamScore is a team's score in one fixed event-time window, as of one pane
@@ -140,4 +141,44 @@ type SessionStats struct {
 	PaneIndex          int64     `json:"pane_index" beam:"pane_index" bigquery:"pane_index" desc:"Index of the pane within its window, 0 for the first firing; the highest is current."`
 	IsLast             bool      `json:"is_last" beam:"is_last" bigquery:"is_last" desc:"True for the final pane of the window; no later row will supersede it."`
 	ProcessingTime     time.Time `json:"processing_time" beam:"processing_time" bigquery:"processing_time" desc:"When the pane fired (processing time, UTC)."`
+	RunID              string    `json:"run_id" beam:"run_id" bigquery:"run_id" bqmode:"NULLABLE" desc:"Speed-job run (job instance) that computed the row; pane_index counts within one run. NULL in rows written before the column existed."`
+}
+
+// RealtimeTeamScore is a TeamScore pane as the speed layer stores it, with
+// the run that computed it: the row of realtime.team_scores and
+// realtime.game_stats_team_scores. Batch rows (batch.team_scores_hourly)
+// stay plain TeamScores: a batch row has no run to tell apart.
+type RealtimeTeamScore struct {
+	TeamScore
+	RunID string `json:"run_id" beam:"run_id" bigquery:"run_id" bqmode:"NULLABLE" desc:"Speed-job run (job instance) that computed the row; pane_index counts within one run, so readers keep the highest pane per run and add up the runs. NULL in rows written before the column existed."`
+}
+
+// UserScoreDailyPane is a user's score for one event date (UTC), as of one
+// pane of that day's window: the row of realtime.user_scores_daily, the
+// speed layer's counterpart of batch.user_scores_daily. Panes fire with
+// the team-score trigger (gaming.CalculateUserScoresDaily); later panes of
+// the same run, day, user and team supersede earlier ones.
+type UserScoreDailyPane struct {
+	Day            civil.Date `json:"day" beam:"day" bigquery:"day" desc:"Event date (UTC): the one-day event-time window [day, day+1)."`
+	User           string     `json:"user" beam:"user" bigquery:"user" desc:"Player."`
+	Team           string     `json:"team" beam:"team" bigquery:"team" desc:"Team the player scored for."`
+	Score          int64      `json:"score" beam:"score" bigquery:"score" desc:"Total score of the player's valid, unique events that day that this run has seen up to this pane (accumulated over panes)."`
+	Events         int64      `json:"events" beam:"events" bigquery:"events" desc:"Number of valid, unique events summed into score."`
+	Timing         string     `json:"timing" beam:"timing" bigquery:"timing" desc:"Pane timing: EARLY (speculative), ON_TIME (watermark passed the day's end) or LATE (late data after ON_TIME)."`
+	PaneIndex      int64      `json:"pane_index" beam:"pane_index" bigquery:"pane_index" desc:"Index of the pane within its day, user and team in one run, 0 for the first firing; the highest is current."`
+	IsLast         bool       `json:"is_last" beam:"is_last" bigquery:"is_last" desc:"True for the final pane of the window; no later row of this run will supersede it."`
+	ProcessingTime time.Time  `json:"processing_time" beam:"processing_time" bigquery:"processing_time" desc:"When the pane fired (processing time, UTC)."`
+	RunID          string     `json:"run_id" beam:"run_id" bigquery:"run_id" bqmode:"NULLABLE" desc:"Speed-job run (job instance) that computed the row; readers keep the highest pane per run and add up the runs."`
+}
+
+// StreamProgress is one progress report of a streaming job: how far its
+// input had got at a moment of processing time. The serving layer reads
+// them to tell which event-time ranges some run's realtime input reached
+// (and which nothing covers: gaps) and whether a run is live.
+type StreamProgress struct {
+	Job            string    `json:"job" beam:"job" bigquery:"job" desc:"Streaming job that reports, e.g. speed."`
+	RunID          string    `json:"run_id" beam:"run_id" bigquery:"run_id" desc:"Run (job instance) that reports, as in the run_id of the realtime rows it writes."`
+	ProcessingTime time.Time `json:"processing_time" beam:"processing_time" bigquery:"processing_time" desc:"When the report was made (processing time, UTC)."`
+	Watermark      time.Time `json:"watermark" beam:"watermark" bigquery:"watermark" desc:"The input's event-time watermark then, capped at processing_time: the run has read its input up to this event time (data for earlier times that comes later is late). A run reports only once its input has a watermark."`
+	MessagesRead   int64     `json:"messages_read" beam:"messages_read" bigquery:"messages_read" desc:"Messages the run had read from its subscription since it started."`
 }

@@ -34,6 +34,7 @@ command -v shellcheck >/dev/null || missing+=(shellcheck) # runners' test lints 
 command -v curl >/dev/null || missing+=(curl)             # job-server script and ingest tests (real HTTP client)
 command -v mosquitto_pub >/dev/null || missing+=(mosquitto-clients) # ingest tests publish over MQTT with mosquitto_pub
 command -v systemd-analyze >/dev/null || missing+=(systemd)       # schedule install tests verify the generated units
+command -v chromium >/dev/null || missing+=(chromium)   # the serving page's test drives headless Chromium
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing ${missing[*]} with apt-get"
@@ -85,6 +86,8 @@ if [ "$quick" = 0 ]; then
   go test -run '^$' -fuzz '^FuzzEventTimeOf$' -fuzztime 10s ./transforms/pubsubsource
   step "fuzzing the schedule file parser for 10s"
   go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 10s ./internal/schedule
+  step "fuzzing the serving API's query-parameter parsing for 10s"
+  go test -run '^$' -fuzz '^FuzzParseQuery$' -fuzztime 10s ./internal/serving
 fi
 
 step "all tests passed"

@@ -43,11 +43,11 @@ func TestCatalogPlanApplyOnEmulator(t *testing.T) {
 	}
 
 	out, err := run("catalog", "plan")
-	if err != nil || !strings.Contains(out, "15 change(s), 0 breaking") || !strings.Contains(out, "+ create table cli_ops.dead_letters") {
+	if err != nil || !strings.Contains(out, "19 change(s), 0 breaking") || !strings.Contains(out, "+ create table cli_ops.dead_letters") {
 		t.Fatalf("plan on an empty project: %v\n%s", err, out)
 	}
 	out, err = run("catalog", "apply")
-	if err != nil || !strings.Contains(out, "[15/15] + create view cli_ops.dead_letter_summary") || !strings.Contains(out, "applied 15 change(s)") {
+	if err != nil || !strings.Contains(out, "[19/19] + create view cli_ops.dead_letter_summary") || !strings.Contains(out, "applied 19 change(s)") {
 		t.Fatalf("apply: %v\n%s", err, out)
 	}
 	out, err = run("catalog", "plan")
@@ -97,7 +97,7 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo: %v\n%s", err, out)
 	}
 	for _, want := range []string{
-		"applied 15 change(s) to project railyard-local",
+		"applied 19 change(s) to project railyard-local",
 		"lake: 20000 lines in 24 objects under gs://railyard-lake/lake",
 		"reconciled: lines 20000 = valid unique ",
 		"rows written realtime.team_scores",

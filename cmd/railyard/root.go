@@ -24,5 +24,6 @@ demo on embedded stand-ins for Pub/Sub, Cloud Storage and BigQuery.`,
 	root.AddCommand(newIngestCommand())
 	// Scheduling (issue 12).
 	root.AddCommand(newScheduleCommand(), newBackfillCommand())
+	root.AddCommand(newServeCommand())
 	return root
 }

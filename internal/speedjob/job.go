@@ -24,8 +24,12 @@ import (
 	"github.com/railyard-dev/railyard/transforms/pubsubsource"
 )
 
-// pipelineName labels the job's dead letters.
+// pipelineName labels the job's dead letters and its progress reports
+// (ops.stream_progress.job).
 const pipelineName = "speed"
+
+// DefaultProgressInterval is how often a run reports its progress.
+const DefaultProgressInterval = 10 * time.Second
 
 // Config is the speed job's command line.
 type Config struct {
@@ -51,6 +55,10 @@ type Config struct {
 	FlushRows  int
 	FlushDelay time.Duration
 
+	// ProgressInterval is how often the run reports its input's watermark
+	// and messages read to ops.stream_progress (default 10s).
+	ProgressInterval time.Duration
+
 	BQ cliflags.BigQuery
 }
 
@@ -71,6 +79,8 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.DedupeHorizon, "dedupe_horizon", 0, "how long after an event's time a copy with the same event_id still counts as a duplicate (default window + allowed lateness)")
 	fs.IntVar(&c.FlushRows, "flush_rows", 500, "rows per insertAll batch before a flush")
 	fs.DurationVar(&c.FlushDelay, "flush_delay", 2*time.Second, "longest a row waits for its insertAll batch")
+	fs.DurationVar(&c.ProgressInterval, "progress_interval", DefaultProgressInterval,
+		"how often the run writes its input's watermark and messages read to ops.stream_progress (the serving layer's gap and liveness reports)")
 	c.BQ.Register(fs)
 }
 
@@ -95,6 +105,9 @@ func (c Config) plan(now time.Time) (plan, error) {
 	}
 	if c.FlushDelay <= 0 {
 		p.FlushDelay = 2 * time.Second
+	}
+	if c.ProgressInterval <= 0 {
+		p.ProgressInterval = DefaultProgressInterval
 	}
 	if p.DedupeHorizon <= 0 {
 		t := c.Team
@@ -141,10 +154,10 @@ func (p plan) flush(s beam.Scope, keyed beam.PCollection) beam.PCollection {
 // build constructs the speed pipeline.
 func (p plan) build() *beam.Pipeline {
 	pipeline, s := beam.NewPipelineWithRoot()
-	raws := runners.ReadPubSub(s, pubsubsource.Config{
+	raws, progress := runners.ReadPubSubWithProgress(s, pubsubsource.Config{
 		Subscription: p.Subscription, Endpoint: p.PubSubEndpoint,
 		StopAfterIdle: p.StopAfterIdle, Pipeline: pipelineName,
-	})
+	}, p.ProgressInterval)
 	events, dead := transforms.Parse(s, raws, transforms.ParseOptions{Pipeline: pipelineName, RunID: p.Instance})
 	unique := transforms.DedupeStream(s, transforms.WithEventTime(s, events), transforms.DedupeStreamOptions{Horizon: p.DedupeHorizon})
 
@@ -160,6 +173,13 @@ func (p plan) build() *beam.Pipeline {
 	teams := gaming.CalculateTeamScores(s, unique, p.Team)
 	write("team_scores", catalog.TableRealtimeTeam,
 		beam.ParDo(s, &teamScoreIDFn{Table: catalog.TableRealtimeTeam, Instance: p.Instance}, teams))
+
+	daily := gaming.CalculateUserScoresDaily(s, unique, p.Team)
+	write("user_scores_daily", catalog.TableRealtimeUserDaily,
+		beam.ParDo(s, &userScoreDailyIDFn{Table: catalog.TableRealtimeUserDaily, Instance: p.Instance}, daily))
+
+	write("stream_progress", catalog.TableStreamProgress,
+		beam.ParDo(s, &progressRowFn{Table: catalog.TableStreamProgress, Job: pipelineName, Instance: p.Instance}, progress))
 
 	users := gaming.CalculateUserScores(s, unique, p.UserDelay)
 	write("user_scores", catalog.TableRealtimeUser,
@@ -191,6 +211,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (reconcile.Reconciliati
 	fmt.Fprintf(out, "speed run %s: subscription %s → %s, runner %s\n",
 		p.Instance, p.Subscription, strings.Join([]string{
 			p.Catalog.TableID(catalog.TableRealtimeTeam), p.Catalog.TableID(catalog.TableRealtimeUser),
+			p.Catalog.TableID(catalog.TableRealtimeUserDaily),
 			p.Catalog.TableID(catalog.TableRealtimeGameStatsTeams), p.Catalog.TableID(catalog.TableRealtimeGameStatsSessions),
 		}, ", "), runners.RunnerName())
 	res, runErr := runners.Run(ctx, p.build(), runners.Streaming)

@@ -11,6 +11,7 @@ import (
 	"github.com/railyard-dev/railyard/schemas"
 	"github.com/railyard-dev/railyard/transforms"
 	"github.com/railyard-dev/railyard/transforms/bqsink"
+	"github.com/railyard-dev/railyard/transforms/pubsubsource"
 )
 
 // Insert IDs name what a row is — table, job instance, key, window and
@@ -26,8 +27,9 @@ type teamScoreIDFn struct {
 	Instance string
 }
 
-func (f *teamScoreIDFn) ProcessElement(r schemas.TeamScore) (string, schemas.TeamScore) {
-	return bqsink.InsertID(f.Table, f.Instance, r.Team, millis(r.WindowStart), millis(r.WindowEnd), strconv.FormatInt(r.PaneIndex, 10)), r
+func (f *teamScoreIDFn) ProcessElement(r schemas.TeamScore) (string, schemas.RealtimeTeamScore) {
+	return bqsink.InsertID(f.Table, f.Instance, r.Team, millis(r.WindowStart), millis(r.WindowEnd), strconv.FormatInt(r.PaneIndex, 10)),
+		schemas.RealtimeTeamScore{TeamScore: r, RunID: f.Instance}
 }
 
 // userScoreIDFn keys a user score firing by its insert ID.
@@ -37,6 +39,7 @@ type userScoreIDFn struct {
 }
 
 func (f *userScoreIDFn) ProcessElement(r schemas.UserScore) (string, schemas.UserScore) {
+	r.RunID = f.Instance
 	return bqsink.InsertID(f.Table, f.Instance, r.User, r.Team, strconv.FormatInt(r.PaneIndex, 10)), r
 }
 
@@ -47,7 +50,34 @@ type sessionStatsIDFn struct {
 }
 
 func (f *sessionStatsIDFn) ProcessElement(r schemas.SessionStats) (string, schemas.SessionStats) {
+	r.RunID = f.Instance
 	return bqsink.InsertID(f.Table, f.Instance, millis(r.WindowStart), millis(r.WindowEnd), strconv.FormatInt(r.PaneIndex, 10)), r
+}
+
+// userScoreDailyIDFn keys a pane of a user's day by its insert ID.
+type userScoreDailyIDFn struct {
+	Table    string
+	Instance string
+}
+
+func (f *userScoreDailyIDFn) ProcessElement(r schemas.UserScoreDailyPane) (string, schemas.UserScoreDailyPane) {
+	r.RunID = f.Instance
+	return bqsink.InsertID(f.Table, f.Instance, r.Day.String(), r.User, r.Team, strconv.FormatInt(r.PaneIndex, 10)), r
+}
+
+// progressRowFn turns the source's progress reports into
+// ops.stream_progress rows, keyed by the report's number: a retried
+// bundle reports under the same number.
+type progressRowFn struct {
+	Table    string
+	Job      string
+	Instance string
+}
+
+func (f *progressRowFn) ProcessElement(p pubsubsource.Progress) (string, schemas.StreamProgress) {
+	return bqsink.InsertID(f.Table, f.Instance, strconv.FormatInt(p.Seq, 10)), schemas.StreamProgress{
+		Job: f.Job, RunID: f.Instance, ProcessingTime: p.Time, Watermark: p.Watermark, MessagesRead: p.MessagesRead,
+	}
 }
 
 func millis(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
@@ -64,7 +94,9 @@ func countRowsWritten(ctx context.Context, c bqsink.PartitionCount) {
 }
 
 func init() {
-	register.DoFn1x2[schemas.TeamScore, string, schemas.TeamScore](&teamScoreIDFn{})
+	register.DoFn1x2[schemas.TeamScore, string, schemas.RealtimeTeamScore](&teamScoreIDFn{})
+	register.DoFn1x2[schemas.UserScoreDailyPane, string, schemas.UserScoreDailyPane](&userScoreDailyIDFn{})
+	register.DoFn1x2[pubsubsource.Progress, string, schemas.StreamProgress](&progressRowFn{})
 	register.DoFn1x2[schemas.UserScore, string, schemas.UserScore](&userScoreIDFn{})
 	register.DoFn1x2[schemas.SessionStats, string, schemas.SessionStats](&sessionStatsIDFn{})
 	register.Function2x0(countRowsWritten)

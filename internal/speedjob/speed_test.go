@@ -307,6 +307,7 @@ func testEndToEnd(t *testing.T, env *speedEnv, instance string) {
 	}
 	env.checkConverged(t)
 	env.checkAllAcked(t)
+	env.checkServingInputs(t, map[string]int64{instance: rec.Read})
 
 	// Every invalid line is kept, with its reason, in ops.dead_letters.
 	dead := env.query(t, fmt.Sprintf("SELECT reason, COUNT(*) FROM `%s` WHERE pipeline = 'speed' GROUP BY reason",
@@ -376,4 +377,85 @@ func testStopAndRestart(t *testing.T, env *speedEnv) {
 		}
 	}
 	env.checkConverged(t, cut)
+	env.checkServingInputs(t, map[string]int64{"speed-a": recA.Read, "speed-b": recB.Read})
+}
+
+// checkServingInputs checks what the serving layer reads from the runs
+// (run → the messages it read): run_id on every realtime row, the per-day
+// user view, whose latest pane per run summed over runs equals the batch
+// view, the progress reports, and the serving views over these rows (no
+// ledger rows: everything is realtime and equals the batch views).
+func (e *speedEnv) checkServingInputs(t *testing.T, runs map[string]int64) {
+	t.Helper()
+	cat := e.bq.Catalog()
+	for _, table := range []string{catalog.TableRealtimeTeam, catalog.TableRealtimeUser, catalog.TableRealtimeGameStatsTeams,
+		catalog.TableRealtimeGameStatsSessions, catalog.TableRealtimeUserDaily} {
+		for _, r := range e.query(t, fmt.Sprintf("SELECT IFNULL(run_id, '') AS run, COUNT(*) FROM `%s` GROUP BY run", cat.TableID(table))) {
+			if _, ok := runs[r[0].(string)]; !ok {
+				t.Errorf("%s: %v rows with run_id %q, want one of %v", table, r[1], r[0], runs)
+			}
+		}
+	}
+
+	want := e.reference(t)
+	type dayUser struct{ day, user, team string }
+	type pane struct{ score, events, pane int64 }
+	latest := map[string]pane{}
+	for _, r := range e.query(t, fmt.Sprintf("SELECT run_id, CAST(day AS STRING), user, team, score, events, pane_index FROM `%s`", cat.TableID(catalog.TableRealtimeUserDaily))) {
+		k := fmt.Sprint(r[0], "|", r[1], "|", r[2], "|", r[3])
+		p := pane{r[4].(int64), r[5].(int64), r[6].(int64)}
+		if cur, ok := latest[k]; !ok || p.pane > cur.pane {
+			latest[k] = p
+		}
+	}
+	got := map[dayUser]pane{}
+	for k, p := range latest {
+		parts := strings.Split(k, "|")
+		du := dayUser{parts[1], parts[2], parts[3]}
+		g := got[du]
+		got[du] = pane{g.score + p.score, g.events + p.events, 0}
+	}
+	if len(got) != len(want.UserScoresDaily) {
+		t.Errorf("realtime.user_scores_daily has %d (day, user, team), the batch view %d", len(got), len(want.UserScoresDaily))
+	}
+	for _, w := range want.UserScoresDaily {
+		if g := got[dayUser{w.Day.String(), w.User, w.Team}]; g.score != w.Score || g.events != w.Events {
+			t.Errorf("user %s/%s on %s: realtime daily score %d events %d, batch %d/%d", w.User, w.Team, w.Day, g.score, g.events, w.Score, w.Events)
+		}
+	}
+
+	prog := e.query(t, fmt.Sprintf("SELECT run_id, job, COUNT(*), MAX(messages_read), COUNTIF(watermark > processing_time) FROM `%s` GROUP BY run_id, job",
+		cat.TableID(catalog.TableStreamProgress)))
+	if len(prog) != len(runs) {
+		t.Errorf("ops.stream_progress has reports of %d runs, want %d: %v", len(prog), len(runs), prog)
+	}
+	for _, r := range prog {
+		read, ok := runs[r[0].(string)]
+		switch {
+		case !ok || r[1] != "speed":
+			t.Errorf("progress of an unknown run or job: %v", r)
+		case r[3].(int64) != read:
+			t.Errorf("run %s: last progress report counts %v messages read, the run read %d", r[0], r[3], read)
+		case r[4].(int64) != 0:
+			t.Errorf("run %s: %v reports with a watermark after their processing time", r[0], r[4])
+		}
+	}
+
+	// The serving view with no ledger rows: the realtime merge of the
+	// runs, hour by hour equal to the batch view.
+	served := map[teamWindow][2]int64{}
+	for _, r := range e.query(t, fmt.Sprintf("SELECT team, window_start, score, events, source FROM `%s`", cat.TableID(catalog.ViewServingTeamScoresHourly))) {
+		if r[4] != "realtime" {
+			t.Errorf("serving row %v: source %v without any ledger row", r, r[4])
+		}
+		served[teamWindow{r[0].(string), r[1].(time.Time).UTC()}] = [2]int64{r[2].(int64), r[3].(int64)}
+	}
+	if len(served) != len(want.TeamScoresHourly) {
+		t.Errorf("serving.team_scores_hourly has %d team hours, the batch view %d", len(served), len(want.TeamScoresHourly))
+	}
+	for _, w := range want.TeamScoresHourly {
+		if g := served[teamWindow{w.Team, w.WindowStart.UTC()}]; g != [2]int64{w.Score, w.Events} {
+			t.Errorf("serving team %s hour %s: %v, batch %d/%d", w.Team, w.WindowStart, g, w.Score, w.Events)
+		}
+	}
 }

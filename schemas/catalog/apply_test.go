@@ -61,8 +61,11 @@ func TestApplyCreatesEverythingAndConverges(t *testing.T) {
 		"create table fresh_batch.game_stats_daily", "create table fresh_batch.team_scores_hourly", "create table fresh_batch.user_scores_daily",
 		"create table fresh_realtime.game_stats_sessions", "create table fresh_realtime.game_stats_team_scores",
 		"create table fresh_realtime.team_scores", "create table fresh_realtime.user_scores",
+		"create table fresh_realtime.user_scores_daily",
 		"create table fresh_serving.top_teams_daily",
 		"create table fresh_ops.batch_runs", "create table fresh_ops.dead_letters",
+		"create table fresh_ops.stream_progress",
+		"create view fresh_serving.team_scores_hourly", "create view fresh_serving.user_scores_daily",
 		"create view fresh_ops.dead_letter_summary",
 	}
 	if got := kinds(plan); strings.Join(got, "\n") != strings.Join(want, "\n") {
@@ -214,6 +217,48 @@ func TestApplyAddsNullableColumn(t *testing.T) {
 	}
 	if err := it.Next(&row); err != iterator.Done {
 		t.Fatalf("more than one ledger row after the schema change: %v", err)
+	}
+}
+
+// TestApplyAddsColumnsBeforeCreatingViews upgrades a deployment from
+// before the serving layer: the realtime tables lack run_id and the
+// serving views, which read run_id, do not exist. Apply must add the
+// columns first, or creating the views fails.
+func TestApplyAddsColumnsBeforeCreatingViews(t *testing.T) {
+	ctx := context.Background()
+	client := emulatorClient(t)
+	current := catalog.Default().WithPrefix("up_")
+	old := withRowType(current, catalog.TableRealtimeTeam, reflect.TypeOf(schemas.TeamScore{}))
+	var tables []catalog.Table
+	for _, tb := range old.Tables {
+		if tb.Dataset != catalog.DatasetServing {
+			tables = append(tables, tb)
+		}
+	}
+	old.Tables = tables
+	if err := old.Apply(ctx, client, mustPlan(t, old, client), onEmulator); err != nil {
+		t.Fatal(err)
+	}
+	plan := mustPlan(t, current, client)
+	got := strings.Join(kinds(plan), "|")
+	for _, want := range []string{"add column up_realtime.team_scores column run_id", "create view up_serving.team_scores_hourly"} {
+		if !strings.Contains(got, want) {
+			t.Fatalf("upgrade plan %q lacks %q", got, want)
+		}
+	}
+	if err := current.Apply(ctx, client, plan, onEmulator); err != nil {
+		t.Fatalf("upgrade: %v", err)
+	}
+	if again := mustPlan(t, current, client); len(again.Changes) != 0 {
+		t.Fatalf("plan after the upgrade is not empty:\n%s", again)
+	}
+	it, err := client.Query("SELECT COUNT(*) FROM up_serving.team_scores_hourly").Read(ctx)
+	if err != nil {
+		t.Fatalf("query the new view: %v", err)
+	}
+	var row []bigquery.Value
+	if err := it.Next(&row); err != nil || row[0].(int64) != 0 {
+		t.Fatalf("new view over empty tables: %v, %v", row, err)
 	}
 }
 

@@ -322,10 +322,13 @@ func (c Catalog) Apply(ctx context.Context, client *bigquery.Client, plan Plan, 
 	if b := plan.Breaking(); len(b) > 0 {
 		return &BreakingChangeError{Changes: b}
 	}
-	// Changes to one table are applied together, after everything is created.
-	var updates []Change
+	// Changes to one table are applied together, after everything is
+	// created. Views come last, after the table updates: a new view may
+	// read a column that an update is about to add (BigQuery, and the
+	// emulator, check a view's query when it is created).
+	var updates, viewChanges []Change
 	pending := map[string]bool{}
-	for _, ch := range plan.Changes {
+	apply := func(ch Change) error {
 		if opts.Progress != nil {
 			opts.Progress(ch)
 		}
@@ -344,13 +347,41 @@ func (c Catalog) Apply(ctx context.Context, client *bigquery.Client, plan Plan, 
 		if err != nil {
 			return fmt.Errorf("%s %s: %w", ch.Kind, ch.Target(), err)
 		}
+		return nil
 	}
-	for _, ch := range updates {
-		if err := c.updateTable(ctx, client, ch.Dataset, ch.Table, opts.RecreateOnEmulator); err != nil {
-			return fmt.Errorf("updating %s.%s: %w", ch.Dataset, ch.Table, err)
+	for _, ch := range plan.Changes {
+		if ch.Table != "" && c.isView(ch.Dataset, ch.Table) {
+			viewChanges = append(viewChanges, ch)
+			continue
+		}
+		if err := apply(ch); err != nil {
+			return err
 		}
 	}
-	return nil
+	update := func() error {
+		for _, ch := range updates {
+			if err := c.updateTable(ctx, client, ch.Dataset, ch.Table, opts.RecreateOnEmulator); err != nil {
+				return fmt.Errorf("updating %s.%s: %w", ch.Dataset, ch.Table, err)
+			}
+		}
+		updates = nil
+		return nil
+	}
+	if err := update(); err != nil {
+		return err
+	}
+	for _, ch := range viewChanges {
+		if err := apply(ch); err != nil {
+			return err
+		}
+	}
+	return update()
+}
+
+// isView reports whether dsID.name is a view in the catalog.
+func (c Catalog) isView(dsID, name string) bool {
+	t, err := c.tableByID(dsID, name)
+	return err == nil && t.IsView()
 }
 
 func (c Catalog) byDatasetID(dsID string) (Dataset, error) {

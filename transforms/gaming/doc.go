@@ -96,6 +96,16 @@
 // user and team, as batch.user_scores_daily does, which is the same when a
 // user plays for one team.
 //
+// realtime.user_scores_daily (schemas.UserScoreDailyPane):
+// CalculateUserScoresDaily, the streaming counterpart of
+// batch.user_scores_daily. Fixed one-day event-time windows (UTC dates),
+// keyed by (user, team), with CalculateTeamScores's trigger, allowed
+// lateness and accumulating panes (so EARLY, ON_TIME and LATE mean what
+// they mean above, with midnight where the hour's end was). One row per
+// pane per (day, user, team): score and events of the day's events the job
+// has seen up to this pane. When every event arrives on time, the ON_TIME
+// rows are exactly batch.user_scores_daily's rows (the tests compare them).
+//
 // realtime.game_stats_team_scores (schemas.TeamScore) and
 // realtime.game_stats_sessions (schemas.SessionStats): CalculateGameStats,
 // Beam's GameStats. Windows fire once, when the watermark passes their end
@@ -179,8 +189,9 @@
 //     the larger events, then the later processing_time, so the choice is
 //     deterministic. Across runs pane_index is not comparable: a restarted
 //     job numbers every window's panes from 0 again, and its totals hold
-//     only what that run read (its insert IDs name the run; the rows do
-//     not). Batch replaces those hours once it covers them.
+//     only what that run read (the speed job writes the run into each
+//     row's run_id, as in its insert IDs). Batch replaces those hours once
+//     it covers them.
 //   - is_last is rarely true (see above): never wait for it. A window's
 //     current row may stay EARLY if the job stops before the watermark
 //     passes the window's end, and a window whose first event was late has

@@ -65,6 +65,16 @@
 // (TruncateRestriction) stops the reader and leaves unread messages in
 // the subscription.
 //
+// # Progress
+//
+// ReadWithProgress also returns the reader's progress reports (Progress):
+// its watermark (capped at wall-clock time), the messages it has emitted
+// since it started, and a final report when StopAfterIdle ends it. Only
+// the reader can report its watermark: Beam gives a DoFn downstream no
+// way to read one. The speed job writes them to ops.stream_progress, from
+// which the serving layer tells which event-time ranges a run has read
+// and whether it is live.
+//
 // # Delivery (AckOnFinalize, the default)
 //
 // At least once. Each bundle's messages are acked by that bundle's

@@ -199,6 +199,13 @@ func (fn *readFn) WatermarkEstimatorState(e *watermarkEstimator) int64 {
 // back (nacked) if the bundle fails in this DoFn or downstream of it.
 func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, bf beam.BundleFinalization,
 	rt *sdf.LockRTracker, _ []byte, emit func(beam.EventTime, transforms.Raw)) (sdf.ProcessContinuation, error) {
+	return fn.process(ctx, we, bf, rt, emit, nil)
+}
+
+// process is ProcessElement; rep, when not nil, also reports the reader's
+// progress (ReadWithProgress).
+func (fn *readFn) process(ctx context.Context, we *watermarkEstimator, bf beam.BundleFinalization,
+	rt *sdf.LockRTracker, emit func(beam.EventTime, transforms.Raw), rep *reporter) (sdf.ProcessContinuation, error) {
 	// Report what finalization callbacks and the lease goroutine did since
 	// the last bundle; and, for the last bundle, what happened during it.
 	fn.counts.flush(ctx)
@@ -226,6 +233,7 @@ func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, bf
 		}
 	}()
 	finish := func(c sdf.ProcessContinuation) (sdf.ProcessContinuation, error) {
+		rep.maybeReport(rt, we, time.Now(), false)
 		succeeded = true
 		switch {
 		case len(ackIDs) == 0:
@@ -286,6 +294,7 @@ func (fn *readFn) ProcessElement(ctx context.Context, we *watermarkEstimator, bf
 			quietSince := time.UnixMilli(rt.GetRestriction().(readRestriction).QuietSinceMillis)
 			quiet := now.Sub(quietSince)
 			if cfg.StopAfterIdle > 0 && quiet >= cfg.StopAfterIdle {
+				rep.maybeReport(rt, we, now, true) // before the stop claim, which ends all claims
 				rt.TryClaim(stopClaim{})
 				we.advanceTo(mtime.MaxTimestamp)
 				log.Infof(ctx, "pubsubsource%s: %s empty for %v: stopping (StopAfterIdle)", fn.label, cfg.Subscription, quiet.Round(time.Millisecond))

@@ -28,6 +28,13 @@ type readRestriction struct {
 	// them first.
 	PendingToken  int64
 	PendingAckIDs []string
+	// MessagesRead counts the messages emitted by the bundles before this
+	// restriction (the reader's earlier checkpoints); ReportedAtMillis and
+	// Reports are the time (Unix ms) and number of its progress reports so
+	// far (ReadWithProgress).
+	MessagesRead     int64
+	ReportedAtMillis int64
+	Reports          int64
 }
 
 // pullClaim is the position a reader claims before it emits the messages
@@ -39,6 +46,12 @@ type pullClaim struct {
 
 // stopClaim is claimed to finish the restriction (StopAfterIdle).
 type stopClaim struct{}
+
+// reportClaim is claimed when the reader reports its progress, so that
+// the next report's time and number survive a checkpoint.
+type reportClaim struct {
+	AtMillis int64
+}
 
 // handoverClaim is claimed just before a self-checkpoint to hand the
 // bundle's ack IDs to the residual restriction.
@@ -80,6 +93,10 @@ func (t *pullTracker) TryClaim(pos any) bool {
 	case handoverClaim:
 		t.handover = &p
 		return true
+	case reportClaim:
+		t.rest.ReportedAtMillis = p.AtMillis
+		t.rest.Reports++
+		return true
 	default:
 		t.err = fmt.Errorf("pubsubsource: cannot claim %T %v", pos, pos)
 		return false
@@ -97,7 +114,8 @@ func (t *pullTracker) TrySplit(fraction float64) (primary, residual any, err err
 	if t.rest.Stopped || t.err != nil || fraction > 0 {
 		return t.rest, nil, nil
 	}
-	r := readRestriction{QuietSinceMillis: t.rest.QuietSinceMillis}
+	r := readRestriction{QuietSinceMillis: t.rest.QuietSinceMillis, MessagesRead: t.rest.MessagesRead + t.claimed,
+		ReportedAtMillis: t.rest.ReportedAtMillis, Reports: t.rest.Reports}
 	if t.handover != nil {
 		r.PendingToken, r.PendingAckIDs = t.handover.Token, t.handover.AckIDs
 	}
@@ -145,7 +163,8 @@ func (e *watermarkEstimator) advanceTo(t mtime.Time) {
 }
 
 // encodeRestriction is readRestriction's coder: varints for the numbers, a
-// byte for Stopped, then the pending ack IDs, each length-prefixed.
+// byte for Stopped, the pending ack IDs, each length-prefixed, then the
+// progress counters.
 //
 // The restriction crosses the runner between the SDF's split and process
 // stages. With Beam's schema (row) coder, which RegisterType alone would
@@ -168,6 +187,9 @@ func encodeRestriction(r readRestriction) []byte {
 		b = binary.AppendUvarint(b, uint64(len(id)))
 		b = append(b, id...)
 	}
+	b = binary.AppendVarint(b, r.MessagesRead)
+	b = binary.AppendVarint(b, r.ReportedAtMillis)
+	b = binary.AppendVarint(b, r.Reports)
 	return b
 }
 
@@ -205,6 +227,12 @@ func decodeRestriction(b []byte) (readRestriction, error) {
 		}
 		r.PendingAckIDs = append(r.PendingAckIDs, string(b[n:n+int(l)]))
 		b = b[n+int(l):]
+	}
+	for _, f := range []*int64{&r.MessagesRead, &r.ReportedAtMillis, &r.Reports} {
+		if v, n = binary.Varint(b); n <= 0 {
+			return bad("progress")
+		}
+		*f, b = v, b[n:]
 	}
 	if len(b) != 0 {
 		return bad("trailing bytes")

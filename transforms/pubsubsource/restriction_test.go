@@ -29,11 +29,17 @@ func TestPullTracker(t *testing.T) {
 	if !tr.TryClaim(handoverClaim{Token: 7, AckIDs: []string{"a", "b"}}) {
 		t.Fatal("handover refused")
 	}
+	if !tr.TryClaim(reportClaim{AtMillis: t0.Add(2 * time.Second).UnixMilli()}) {
+		t.Fatal("progress report refused")
+	}
 	p, r, err := tr.TrySplit(0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := readRestriction{QuietSinceMillis: t0.Add(time.Second).UnixMilli(), PendingToken: 7, PendingAckIDs: []string{"a", "b"}}
+	// The residual carries the quiet time, the handover, the messages read
+	// so far and the progress reports' time and number.
+	want := readRestriction{QuietSinceMillis: t0.Add(time.Second).UnixMilli(), PendingToken: 7, PendingAckIDs: []string{"a", "b"},
+		MessagesRead: 3, ReportedAtMillis: t0.Add(2 * time.Second).UnixMilli(), Reports: 1}
 	if !reflect.DeepEqual(r, want) {
 		t.Errorf("residual %+v, want %+v", r, want)
 	}
@@ -85,6 +91,7 @@ func TestRestrictionCoderRoundTrip(t *testing.T) {
 		{},
 		{QuietSinceMillis: 1796660989009, Stopped: true},
 		{QuietSinceMillis: -1, PendingToken: 42, PendingAckIDs: []string{"a", "", "projects/p/subscriptions/s:ack-ÿ"}},
+		{MessagesRead: 300, ReportedAtMillis: 1796660989009, Reports: 7},
 	} {
 		got, err := decodeRestriction(encodeRestriction(r))
 		if err != nil || !reflect.DeepEqual(got, r) {
