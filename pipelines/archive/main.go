@@ -10,7 +10,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -22,9 +21,7 @@ import (
 
 func main() {
 	var cfg archivejob.Config
-	cfg.Register(flag.CommandLine)
-	flag.Usage = func() {
-		fmt.Fprint(flag.CommandLine.Output(), `Usage: go run ./pipelines/archive --subscription=projects/P/subscriptions/S [--pubsub_endpoint=HOST:PORT]
+	runners.Command(`Usage: go run ./pipelines/archive --subscription=projects/P/subscriptions/S [--pubsub_endpoint=HOST:PORT]
        --lake=DIR|gs://BUCKET/PREFIX [--max_events=N] [--max_bytes=N] [--max_age=D] [--shards=N]
        [--stop_after_idle=D] [--bq_project=P [--bq_endpoint=URL] [--dataset_prefix=X]]
        [--runner=prism|flink|dataflow|universal] [--profile=NAME] [runner flags]
@@ -44,12 +41,7 @@ ops.dead_letters.
 
 It runs until interrupted, or with --stop_after_idle until the subscription
 has been empty that long; then it writes and acks what is pending and prints
-read = written + dead-lettered.
-
-Flags:
-`)
-		flag.PrintDefaults()
-	}
+read = written + dead-lettered.`, cfg.Register)
 	if err := runners.Init(); err != nil {
 		fmt.Fprintln(os.Stderr, "archive:", err)
 		os.Exit(2)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/railyard-dev/railyard/internal/gen"
 	"github.com/railyard-dev/railyard/internal/localstack"
+	"github.com/railyard-dev/railyard/internal/testkit"
 )
 
 // TestCommand builds the real command and runs it as a user would: help,
@@ -36,6 +37,8 @@ func TestCommand(t *testing.T) {
 			t.Errorf("--help lacks %q (err %v):\n%s", want, err, out)
 		}
 	}
+
+	testkit.CheckPipelineHelp(t, bin, "subscription", "lake", "max_age", "stop_after_idle", "bq_project")
 
 	// Every bad flag is reported at once, before anything runs.
 	out, err = exec.Command(bin, "--subscription=nope", "--max_age=20m", "--shards=0").CombinedOutput()

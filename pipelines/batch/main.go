@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"runtime/pprof"
@@ -20,9 +19,7 @@ import (
 
 func main() {
 	var cfg batchjob.Config
-	cfg.Register(flag.CommandLine)
-	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), `Usage: go run ./pipelines/batch --lake=DIR|gs://BUCKET/PREFIX --date=YYYY-MM-DD [--to=YYYY-MM-DD]
+	runners.Command(fmt.Sprintf(`Usage: go run ./pipelines/batch --lake=DIR|gs://BUCKET/PREFIX --date=YYYY-MM-DD [--to=YYYY-MM-DD]
        [--views=%s] --bq_project=P [--bq_endpoint=URL] [--dataset_prefix=X]
        [--plan=hourly|global] [--sink=bigquery|discard]
        [--runner=prism|direct|flink|spark|dataflow|universal] [--profile=NAME] [runner flags]
@@ -31,12 +28,7 @@ Recomputes the batch views of the given event dates from the lake and replaces
 their date partitions in BigQuery, appends rejects to ops.dead_letters and one
 ledger row per view and date to ops.batch_runs, then prints the
 reconciliation (read = valid + invalid, valid = unique + duplicates) and exits
-non-zero if the run failed or did not reconcile.
-
-Flags:
-`, strings.Join(batchjob.ViewNames(), ","))
-		flag.PrintDefaults()
-	}
+non-zero if the run failed or did not reconcile.`, strings.Join(batchjob.ViewNames(), ",")), cfg.Register)
 	if err := runners.Init(); err != nil {
 		fmt.Fprintln(os.Stderr, "batch:", err)
 		os.Exit(2)

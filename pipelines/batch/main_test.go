@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/railyard-dev/railyard/internal/gen"
+	"github.com/railyard-dev/railyard/internal/testkit"
 )
 
 // TestCommand builds the real command and runs it as a user would.
@@ -23,6 +24,8 @@ func TestCommand(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "--lake=DIR|gs://BUCKET/PREFIX --date=YYYY-MM-DD") || !strings.Contains(string(out), "-sink") {
 		t.Fatalf("--help: %v\n%s", err, out)
 	}
+
+	testkit.CheckPipelineHelp(t, bin, "lake", "date", "to", "views", "sink", "plan", "bq_project", "run_id")
 
 	// Every missing or bad flag is reported at once, before anything runs.
 	out, err = exec.Command(bin, "--date=2026-13-01", "--views=user_scores_daily,nope").CombinedOutput()

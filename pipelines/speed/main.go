@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -20,9 +19,7 @@ import (
 
 func main() {
 	var cfg speedjob.Config
-	cfg.Register(flag.CommandLine)
-	flag.Usage = func() {
-		fmt.Fprint(flag.CommandLine.Output(), `Usage: go run ./pipelines/speed --subscription=projects/P/subscriptions/S [--pubsub_endpoint=HOST:PORT]
+	runners.Command(`Usage: go run ./pipelines/speed --subscription=projects/P/subscriptions/S [--pubsub_endpoint=HOST:PORT]
        --bq_project=P [--bq_endpoint=URL] [--dataset_prefix=X] [--stop_after_idle=D]
        [--runner=prism|flink|dataflow|universal] [--profile=NAME] [runner flags]
 
@@ -35,12 +32,7 @@ Messages are acknowledged when the runner finalizes the bundle that read them.
 
 It runs until interrupted, or with --stop_after_idle until the subscription
 has been empty that long; then every window fires its final pane and the job
-prints its reconciliation (read = valid + invalid, valid = unique + duplicates).
-
-Flags:
-`)
-		flag.PrintDefaults()
-	}
+prints its reconciliation (read = valid + invalid, valid = unique + duplicates).`, cfg.Register)
 	if err := runners.Init(); err != nil {
 		fmt.Fprintln(os.Stderr, "speed:", err)
 		os.Exit(2)
