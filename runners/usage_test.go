@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"log"
+	"log/slog"
 	"strings"
 	"testing"
 )
@@ -78,5 +79,39 @@ func TestFilterSDKNoise(t *testing.T) {
 	}
 	if f.Dropped() != 1 {
 		t.Errorf("dropped %d entries, want 1", f.Dropped())
+	}
+}
+
+// TestFilterDefaultSlog drops the known harness line from log/slog's
+// default logger once beam.Init has installed its text handler (prism
+// prints the harness's entries through it), through loggers derived with
+// With too, and passes every other record.
+func TestFilterDefaultSlog(t *testing.T) {
+	prev := slog.Default()
+	defer slog.SetDefault(prev)
+	var out bytes.Buffer
+	slog.SetDefault(slog.New(slog.NewTextHandler(&out, nil))) // what beam.Init installs, on standard error
+	before := SDKNoiseDropped()
+	FilterDefaultSlog()
+	FilterDefaultSlog() // a second call does not wrap twice
+	known := "[SDK] finalize bundle failed for instruction inst001: couldn't find plan in finalizing map"
+	slog.Error(known)
+	slog.With("job", "speed").Error(strings.Replace(known, "inst001", "inst002", 1))
+	slog.Error("[SDK] finalize bundle failed for instruction inst003 using plan 3 : Plan 3 failed 1 callbacks")
+	slog.Info(strings.Replace(known, "inst001", "inst004", 1)) // not at ERROR: not the known entry
+	slog.Info("railyard: running streaming pipeline on prism")
+	got := out.String()
+	for _, gone := range []string{"inst001", "inst002"} {
+		if strings.Contains(got, gone) {
+			t.Errorf("the known line (%s) passed:\n%s", gone, got)
+		}
+	}
+	for _, want := range []string{"inst003", "inst004", "running streaming pipeline"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("record %q was dropped:\n%s", want, got)
+		}
+	}
+	if n := SDKNoiseDropped() - before; n != 2 {
+		t.Errorf("dropped %d records, want 2", n)
 	}
 }

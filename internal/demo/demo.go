@@ -210,6 +210,9 @@ func (d *demo) shutdown(tell bool) {
 	ss := d.stoppers
 	d.stoppers = nil
 	d.mu.Unlock()
+	if d.logTee != nil && !d.o.Verbose {
+		d.logTee.quiet.Store(true)
+	}
 	var stopped, left []string
 	for i := len(ss) - 1; i >= 0; i-- {
 		done := make(chan error, 1)
@@ -231,6 +234,9 @@ func (d *demo) shutdown(tell bool) {
 			d.say("LEFT RUNNING: %s", strings.Join(left, "; "))
 		} else {
 			d.say("nothing is left running (prism's in-process job server ends with this process)")
+		}
+		if d.logFile != nil {
+			d.say("the jobs' logs, their cancellation included: %s", d.logFile.Name())
 		}
 	}
 	if d.logFile != nil {
@@ -366,11 +372,16 @@ func (d *demo) routeLogs() error {
 type logTee struct {
 	file, term io.Writer
 	all        bool
+	// quiet stops the terminal copies once the demo stops everything:
+	// cancelling a streaming job makes prism log its end at ERROR ("job
+	// failed … context canceled"), which is the stop asked for, not a
+	// failure; it stays in the log file.
+	quiet atomic.Bool
 }
 
 func (t *logTee) Write(p []byte) (int, error) {
 	n, err := t.file.Write(p)
-	if t.all || isErrorEntry(p) {
+	if !t.quiet.Load() && (t.all || isErrorEntry(p)) {
 		_, _ = t.term.Write(p)
 	}
 	return n, err
@@ -602,7 +613,7 @@ func (d *demo) waitCatchup(ctx context.Context) error {
 		return nil
 	}
 	d.say("  waiting for the scheduler to finish yesterday's catch-up")
-	_, err := during(ctx, d.out, "waiting for the scheduler", 40*time.Second, func() error {
+	_, err := during(ctx, d.out, "waiting for the scheduler", time.Minute, func() error {
 		deadline := time.After(catchupWaitLimit)
 		t := time.NewTicker(500 * time.Millisecond)
 		defer t.Stop()

@@ -108,7 +108,7 @@ func (h *schedWatch) Handle(_ context.Context, r slog.Record) error {
 	say := func(format string, args ...any) { fmt.Fprintf(h.out, "  scheduler: "+format+"\n", args...) }
 	switch {
 	case strings.HasPrefix(r.Message, "building pipeline"):
-		say("building %s with go build (once per scheduler; usually 15–60 s, minutes on a cold Go build cache)", str("pipeline"))
+		say("building %s with go build (once per scheduler; 20–70 s measured on 2 cores, minutes on a cold Go build cache)", str("pipeline"))
 		h.st.status["batch-daily"] = "building the pipeline"
 	case r.Message == "pipeline built":
 		say("built %s in %ss", str("pipeline"), str("seconds"))
