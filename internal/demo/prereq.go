@@ -17,6 +17,10 @@ import (
 // clangInstall is the command that installs clang on Debian and Ubuntu.
 const clangInstall = "apt-get install -y clang"
 
+// geteuid is os.Geteuid; a test replaces it to take the not-root path on a
+// machine where it runs as root.
+var geteuid = os.Geteuid
+
 // ensureEmulator makes sure the BigQuery emulator binary exists: when it
 // must be built, clang is checked first (and installed as root on Debian or
 // Ubuntu; otherwise the demo stops at once with the command to run), the
@@ -68,7 +72,7 @@ func ensureClang(ctx context.Context, out, log io.Writer) error {
 	if haveClang() {
 		return nil
 	}
-	if os.Geteuid() != 0 || !debianLike() {
+	if geteuid() != 0 || !debianLike() {
 		return fmt.Errorf("the BigQuery emulator needs clang to build, and clang is missing: run\n\n    sudo %s\n\n"+
 			"(Debian/Ubuntu; elsewhere your system's clang package), then start the demo again; or set %s to a prebuilt bigquery-emulator binary",
 			clangInstall, localstack.EnvBigQueryEmulator)
