@@ -360,3 +360,71 @@ func screenshotDemoPage(t *testing.T, base string) {
 	}
 	t.Logf("screenshot saved: %s", path)
 }
+
+// TestDemoInterrupt stops the demo as Ctrl-C does while the scheduler runs
+// yesterday's batch pipeline and the live traffic flows:
+// the command ends with "demo interrupted", the demo lists what it stopped
+// and that nothing is left running, prints no ERROR line, and the
+// emulator's process is gone.
+func TestDemoInterrupt(t *testing.T) {
+	var out, errb testkit.SyncBuffer
+	cmd := newRootCommand()
+	work := t.TempDir()
+	cmd.SetArgs([]string{"demo", "--listen", "127.0.0.1:0", "--work_dir", work, "--backlog", "2000"})
+	cmd.SetOut(&out)
+	cmd.SetErr(&errb)
+	ctx, interrupt := context.WithCancel(context.Background())
+	defer interrupt()
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	deadline := time.After(5 * time.Minute)
+	// Once the batch pipeline runs: the hardest moment to stop.
+	for !strings.Contains(out.String(), "scheduler: built ./pipelines/batch") {
+		select {
+		case err := <-done:
+			t.Fatalf("the demo ended by itself: %v\n%s", err, out.String())
+		case <-deadline:
+			t.Fatalf("the batch pipeline was not built within 5 minutes:\n%s", out.String())
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	interrupt()
+	select {
+	case err := <-done:
+		if err == nil || err.Error() != "demo interrupted" {
+			t.Errorf("after Ctrl-C the demo returned %v", err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the demo did not stop within 2 minutes of Ctrl-C")
+	}
+	text := out.String()
+	if i := strings.LastIndex(text, "interrupted after"); i >= 0 {
+		t.Logf("the demo's account of the stop:\n%s", text[i:])
+	}
+	for _, want := range []string{"interrupted after", "stopped: ", "the scheduler", "the local stack", "nothing is left running"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("after Ctrl-C the output lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "LEFT RUNNING") {
+		t.Errorf("something was left running:\n%s", text)
+	}
+	if e := errb.String(); strings.Contains(e, "ERROR") {
+		t.Errorf("stopping printed ERROR lines:\n%s", e)
+	}
+	m := regexp.MustCompile(`BigQuery emulator pid (\d+)`).FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("no emulator pid in the output:\n%s", text)
+	}
+	if _, err := os.Stat("/proc/" + m[1]); err == nil {
+		t.Errorf("the emulator (pid %s) still runs", m[1])
+	}
+	// Nor does any process the scheduler started (go build, the batch
+	// pipeline: their command lines name the work directory).
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		if b, err := os.ReadFile(p); err == nil && strings.Contains(string(b), work) {
+			t.Errorf("%s still runs: %s", filepath.Dir(p), strings.ReplaceAll(string(b), "\x00", " "))
+		}
+	}
+}

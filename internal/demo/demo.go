@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -168,6 +169,35 @@ type demo struct {
 	deadByWhy sync.Map // reason → *atomic.Int64
 }
 
+// stoppedNote is what a stopper returns when what it stopped is stopped
+// but something about it is worth saying.
+type stoppedNote string
+
+func (n stoppedNote) Error() string { return string(n) }
+
+// schedulerStopWait bounds the wait for the scheduler to record its
+// cancelled attempt.
+const schedulerStopWait = 15 * time.Second
+
+// processesNaming lists the processes (pid and command) whose command line
+// contains s, from /proc; none where there is no /proc.
+func processesNaming(s string) []string {
+	paths, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	var out []string
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil || !strings.Contains(string(b), s) {
+			continue
+		}
+		pid := filepath.Base(filepath.Dir(p))
+		if pid == strconv.Itoa(os.Getpid()) || pid == strconv.Itoa(os.Getppid()) { // the demo itself, and go run
+			continue
+		}
+		out = append(out, "pid "+pid+" "+strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " ")))
+	}
+	return out
+}
+
 type stopper struct {
 	name string
 	stop func() error
@@ -219,9 +249,13 @@ func (d *demo) shutdown(tell bool) {
 		go func() { done <- ss[i].stop() }()
 		select {
 		case err := <-done:
-			if err != nil && !errors.Is(err, context.Canceled) {
-				left = append(left, fmt.Sprintf("%s (stopping it failed: %v)", ss[i].name, err))
-			} else {
+			var note stoppedNote
+			switch {
+			case errors.As(err, &note):
+				stopped = append(stopped, fmt.Sprintf("%s (%s)", ss[i].name, string(note)))
+			case err != nil && !errors.Is(err, context.Canceled):
+				left = append(left, fmt.Sprintf("%s (stopping it failed: %v)", cmp.Or(ss[i].name, "a setting"), err))
+			case ss[i].name != "": // a nameless one restores a setting
 				stopped = append(stopped, ss[i].name)
 			}
 		case <-time.After(30 * time.Second):
@@ -260,7 +294,7 @@ func (d *demo) run(ctx context.Context) error {
 	} else if err := os.MkdirAll(o.WorkDir, 0o755); err != nil {
 		return err
 	}
-	if err := d.routeLogs(); err != nil {
+	if err := d.routeLogs(ctx); err != nil {
 		return err
 	}
 	if err := d.listen(); err != nil {
@@ -354,7 +388,7 @@ func (d *demo) run(ctx context.Context) error {
 // log/slog's default handler, which writes to it) to the demo's log file,
 // without the known harmless SDK line, and shows ERROR entries on the
 // terminal too (every entry with --verbose).
-func (d *demo) routeLogs() error {
+func (d *demo) routeLogs(ctx context.Context) error {
 	f, err := os.Create(filepath.Join(d.o.WorkDir, "demo.log"))
 	if err != nil {
 		return err
@@ -364,6 +398,13 @@ func (d *demo) routeLogs() error {
 	d.logTee = &logTee{file: f, term: d.o.Err, all: d.o.Verbose}
 	d.logFilter = runners.FilterSDKNoise(d.logTee)
 	log.SetOutput(d.logFilter)
+	// Ctrl-C cancels the streaming jobs at once, and prism logs their end
+	// at ERROR: from then on the log file has it all, the terminal only
+	// the demo's account of what it stopped.
+	if !d.o.Verbose {
+		tee := d.logTee
+		context.AfterFunc(ctx, func() { tee.quiet.Store(true) })
+	}
 	return nil
 }
 
@@ -584,13 +625,25 @@ func (d *demo) startScheduler(ctx context.Context) error {
 	d.schedDone = make(chan error, 1)
 	go func() { d.schedDone <- s.Run(sctx) }()
 	d.started("the scheduler (a running attempt is cancelled and recorded CANCELLED)", func() error {
+		d.sched.st.stopping.Store(true)
 		cancel()
-		err := <-d.schedDone
-		d.schedDone <- err
-		s.Close()
-		locker.Close()
-		schedLog.Close()
-		return err
+		select {
+		case err := <-d.schedDone:
+			d.schedDone <- err
+			s.Close()
+			locker.Close()
+			schedLog.Close()
+			return err
+		case <-time.After(schedulerStopWait):
+		}
+		// Its attempt's pipeline is stopped before the attempt is
+		// recorded: what is pending is the ledger row, unless a process
+		// it started is still there.
+		if procs := processesNaming(d.o.WorkDir); len(procs) > 0 {
+			return fmt.Errorf("its processes still run: %s", strings.Join(procs, "; "))
+		}
+		return stoppedNote(fmt.Sprintf("its pipeline stopped; the attempt's CANCELLED row was not written within %s: "+
+			"the BigQuery emulator stops answering once a request is cut off mid-flight (see Known limits), and the ledger lives in the emulator, which stops now", schedulerStopWait))
 	})
 	d.say("  scheduler started (daemon, locks in %s/locks, job logs in %s/job-logs); it reads the empty ledger ops.batch_runs and finds yesterday due", d.o.WorkDir, d.o.WorkDir)
 	return nil
@@ -715,9 +768,17 @@ func (d *demo) startPrism(ctx context.Context) error {
 		return fmt.Errorf("demo: starting prism's job server: %w", err)
 	}
 	for name, v := range map[string]string{"endpoint": "localhost:" + port, "environment_type": "LOOPBACK"} {
+		f := flag.Lookup(name)
+		if f == nil {
+			return fmt.Errorf("demo: Beam's --%s flag is not defined", name)
+		}
+		prev := f.Value.String()
 		if err := flag.Set(name, v); err != nil {
 			return fmt.Errorf("demo: --%s: %w", name, err)
 		}
+		// Restored at the end, so that later pipelines of this process
+		// (tests) do not submit to the stopped job server.
+		d.started("", func() error { return flag.Set(name, prev) })
 	}
 	if !beam.Initialized() {
 		beam.Init()

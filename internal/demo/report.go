@@ -194,7 +194,10 @@ type countRow struct {
 
 func (d *demo) deadLetterCounts(ctx context.Context, by string) ([]countRow, error) {
 	q := d.bqc.Query(fmt.Sprintf("SELECT %s AS k, COUNT(*) AS n FROM `%s` GROUP BY %s ORDER BY %s", by, d.bq.Catalog().TableID(catalog.TableDeadLetters), by, by))
-	qctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	// Never cancelled in flight (Ctrl-C): the emulator drops its
+	// connection for good when a query is, and the scheduler could then
+	// not record its cancelled attempt.
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	it, err := q.Read(qctx)
 	if err != nil {
@@ -229,7 +232,9 @@ func (d *demo) ledger(ctx context.Context, day civil.Date) ([]ledgerRow, error) 
 	q := d.bqc.Query(fmt.Sprintf("SELECT view, run_id, input_events, rows_written, dead_letters, status, job FROM `%s` WHERE `partition` = @p ORDER BY view",
 		d.bq.Catalog().TableID(catalog.TableBatchRuns)))
 	q.Parameters = []bigquery.QueryParameter{{Name: "p", Value: day.String()}}
-	it, err := q.Read(ctx)
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second) // as in deadLetterCounts
+	defer cancel()
+	it, err := q.Read(qctx)
 	if err != nil {
 		return nil, err
 	}

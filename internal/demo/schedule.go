@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"cloud.google.com/go/civil"
@@ -72,6 +73,9 @@ type schedState struct {
 	done    map[string]bool
 	failed  map[string]string
 	started time.Time
+	// stopping is set when the demo stops the scheduler: the errors its
+	// cancellation causes ("context canceled") are not news then.
+	stopping atomic.Bool
 }
 
 func newSchedWatch(out, file io.Writer) *schedWatch {
@@ -128,7 +132,7 @@ func (h *schedWatch) Handle(_ context.Context, r slog.Record) error {
 		say("%s for %s: attempt %s %s: %s", job, str("partition"), str("attempt"), strings.TrimPrefix(r.Message, "attempt "), firstLine(str("error")))
 		h.st.status[job] = fmt.Sprintf("%s for %s (attempt %s)", strings.TrimPrefix(r.Message, "attempt "), str("partition"), str("attempt"))
 		h.st.failed[job] = firstLine(str("error"))
-	case r.Level >= slog.LevelError:
+	case r.Level >= slog.LevelError && !(h.st.stopping.Load() && strings.Contains(str("error"), context.Canceled.Error())):
 		say("%s", firstLine(r.Message+": "+str("error")))
 	}
 	return nil

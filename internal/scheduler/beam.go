@@ -52,6 +52,12 @@ func (b *builder) binary(ctx context.Context, pipeline string) (string, error) {
 		start := time.Now()
 		cmd := exec.CommandContext(ctx, goBin, "build", "-o", out, pkg)
 		cmd.Dir = b.source
+		// Cancelled (shutdown, timeout): stop go and the compilers and
+		// linker it started, which hold its output pipe; killing only go
+		// would leave Wait waiting for them to finish.
+		startProcessGroup(cmd)
+		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+		cmd.WaitDelay = 5 * time.Second
 		var tail tailBuffer
 		cmd.Stdout, cmd.Stderr = &tail, &tail
 		if err := cmd.Run(); err != nil {

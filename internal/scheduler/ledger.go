@@ -48,7 +48,31 @@ type ledgerRow struct {
 
 const ledgerColumns = "`view`, `partition`, `run_id`, `start_time`, `end_time`, `rows_written`, `status`, `job`, `attempt`, `scheduled_for`, `runner`, `error`"
 
+// query reads the attempts matching where. A read in flight is never
+// cancelled: the BigQuery emulator closes its database connection for good
+// when a query's context ends mid-flight (README, Known limits), after
+// which a stopping scheduler could not record its cancelled attempt. When
+// ctx ends first the caller gets its error at once and the read finishes
+// in the background, bounded by ledgerTimeout.
 func (l *Ledger) query(ctx context.Context, where string, params ...bigquery.QueryParameter) ([]Attempt, error) {
+	type result struct {
+		as  []Attempt
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		as, err := l.read(context.WithoutCancel(ctx), where, params...)
+		done <- result{as, err}
+	}()
+	select {
+	case r := <-done:
+		return r.as, r.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("reading the ledger %s: %w", l.table, context.Cause(ctx))
+	}
+}
+
+func (l *Ledger) read(ctx context.Context, where string, params ...bigquery.QueryParameter) ([]Attempt, error) {
 	ctx, cancel := context.WithTimeout(ctx, ledgerTimeout)
 	defer cancel()
 	sql := fmt.Sprintf("SELECT %s FROM `%s` WHERE %s", ledgerColumns, l.table, where)
