@@ -151,7 +151,6 @@ type demo struct {
 	logFile   *os.File
 	logFilter *runners.SDKNoiseFilter
 	logTee    *logTee
-	prevSlog  *slog.Logger
 	url       string
 	handler   atomic.Value // http.Handler of the page's address
 	stack     *localstack.Stack
@@ -274,9 +273,11 @@ func (d *demo) shutdown(tell bool) {
 		}
 	}
 	if d.logFile != nil {
-		slog.SetDefault(d.prevSlog)
-		log.SetOutput(os.Stderr)
-		d.logFile.Close()
+		// prism's own goroutines may still log the end of the cancelled
+		// jobs after this (at ERROR): into the demo's log, never onto the
+		// terminal. The file stays open for them.
+		slog.SetDefault(slog.New(runners.FilterSDKNoiseHandler(slog.NewTextHandler(d.logFile, nil))))
+		log.SetOutput(runners.FilterSDKNoise(d.logFile))
 	}
 }
 
@@ -394,7 +395,6 @@ func (d *demo) routeLogs(ctx context.Context) error {
 		return err
 	}
 	d.logFile = f
-	d.prevSlog = slog.Default()
 	d.logTee = &logTee{file: f, term: d.o.Err, all: d.o.Verbose}
 	d.logFilter = runners.FilterSDKNoise(d.logTee)
 	log.SetOutput(d.logFilter)
