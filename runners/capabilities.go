@@ -104,10 +104,11 @@ var capabilities = []Capability{
 		Aliases:  []string{"FlinkRunner"},
 		Modes:    []Mode{Batch, Streaming},
 		Required: []string{"endpoint"},
-		Use:      "streaming at scale (and batch)",
+		Use:      "batch at scale; streaming catch-up runs",
 		Notes: "portable: submits to a Beam Flink job server (scripts/flink-job-server.sh: Beam 2.62 resolved with Maven, " +
 			"embedded Flink 1.19, checkpoints every 2 s); --environment_type LOOPBACK (local), DOCKER (default) or PROCESS; " +
-			"runs as a streaming job when the graph has an unbounded PCollection; Pub/Sub acks wait for a completed checkpoint",
+			"runs as a streaming job when the graph has an unbounded PCollection; streaming: bounded runs only (--stop_after_idle): " +
+			"Beam 2.62 runs the Pub/Sub reader after its Impulse source finished, so output appears when the reader stops (apache/beam#19637)",
 	},
 	{
 		Runner:   "spark",
@@ -291,6 +292,11 @@ func Check(runner string, mode Mode, flags map[string]string) (warnings []string
 			return nil, fail("dataflow runner runs Go workers in the SDK container: --environment_type must be DOCKER or unset, got %q", get("environment_type"))
 		}
 	case "flink", "spark", "universal":
+		if idle := get("stop_after_idle"); c.Runner == "flink" && mode == Streaming && (idle == "" || idle == "0" || idle == "0s") {
+			warnings = append(warnings, "flink streaming: Beam 2.62's portable Flink runner runs the Pub/Sub reader (a splittable DoFn) only after its Impulse source "+
+				"has finished, so panes reach BigQuery and messages are acked when the reader stops; without --stop_after_idle the job writes nothing "+
+				"(apache/beam#19637). Run catch-up jobs with --stop_after_idle=30s, or run live streaming on prism or Dataflow")
+		}
 		switch env {
 		case "":
 			warnings = append(warnings, fmt.Sprintf("--environment_type not set: the job server will start a Docker container (%s) per SDK worker; "+

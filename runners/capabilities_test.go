@@ -95,7 +95,10 @@ func TestCheck(t *testing.T) {
 			wantErr:     "spark runner: missing required flag(s) --endpoint of a Beam Spark job server; start one with scripts/spark-job-server.sh (job port 8099) and pass --endpoint=localhost:8099 --environment_type=LOOPBACK, or use --profile=spark",
 			wantMissing: []string{"endpoint"}},
 
-		{name: "flink streaming", runner: "flink", mode: Streaming, flags: local},
+		{name: "flink streaming without stop_after_idle warns", runner: "flink", mode: Streaming, flags: local,
+			wantWarn: "without --stop_after_idle the job writes nothing (apache/beam#19637)"},
+		{name: "flink streaming bounded run", runner: "flink", mode: Streaming,
+			flags: with(local, "stop_after_idle", "30s")},
 		{name: "flink batch", runner: "FlinkRunner", mode: Batch, flags: local},
 		{name: "flink without endpoint", runner: "flink", mode: Streaming,
 			wantErr: "flink runner: missing required flag(s) --endpoint of a Beam Flink job server; start one with scripts/flink-job-server.sh", wantMissing: []string{"endpoint"}},

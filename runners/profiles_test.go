@@ -38,7 +38,8 @@ func TestEmbeddedProfiles(t *testing.T) {
 		wantErr string
 	}{
 		{profile: "local", mode: Streaming},
-		{profile: "flink", mode: Streaming},
+		// Flink streaming warns unless the run is bounded (TestCheck).
+		{profile: "flink", mode: Streaming, extra: map[string]string{"stop_after_idle": "30s"}},
 		{profile: "spark", mode: Batch},
 		{profile: "spark", mode: Streaming, wantErr: "spark runner supports batch only"},
 		{profile: "dataflow", mode: Streaming, wantErr: "missing required flag(s) --project, --staging_location ("},

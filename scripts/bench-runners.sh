@@ -131,7 +131,12 @@ if [ "$speed" = 1 ]; then
     if ! "$bin/speedbench" --events "$speed_events" --rate "$speed_rate" --user_delay 1s ${runner_args[@]+"${runner_args[@]}"} >"$work/$name.log" 2>&1; then
       echo "$name failed; see $work/$name.log" >&2; tail -20 "$work/$name.log" >&2; exit 1
     fi
-    speed_rows+=("$r|$(grep -E 'visible|p50|p99|events/s' "$work/$name.log" | tr '\n' ' ')")
+    # "speed job on …: N valid unique events visible in T → R events/s sustained …"
+    # and "publish → row visible (speed job)  p50 p99 max (N samples)".
+    summary=$(awk '/^speed job on .* events visible in/ {n=$5; t=$11; r=$13}
+      /^publish → row visible/ {p50=$7; p99=$8}
+      END {printf "%s|%s|%s|%s|%s", n, t, r, p50, p99}' "$work/$name.log")
+    speed_rows+=("$r|$summary")
     if [ "$r" = flink ]; then stop_server; fi
   done
 fi
@@ -155,9 +160,13 @@ for row in "${batch_rows[@]}"; do
 done
 if [ ${#speed_rows[@]} -gt 0 ]; then
   echo
-  echo "speed job, $speed_events events published at $speed_rate/s (speedbench's report):"
+  echo "speed job, $speed_events events published at $speed_rate/s (internal/speedbench; the job started before publishing):"
+  echo
+  echo "| runner | valid unique events visible | in | events/s sustained | publish → row visible p50 | p99 |"
+  echo "|---|---:|---:|---:|---:|---:|"
   for row in "${speed_rows[@]}"; do
-    echo "  ${row%%|*}: ${row#*|}"
+    IFS='|' read -r r n t rate p50 p99 <<<"$row"
+    echo "| $r | $n | $t | $rate | $p50 | $p99 |"
   done
 fi
 echo
