@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/railyard-dev/railyard/internal/speedjob"
@@ -21,6 +22,7 @@ import (
 func main() {
 	var cfg speedjob.Config
 	cfg.Register(flag.CommandLine)
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (the job, and prism or the LOOPBACK SDK workers in this process) to this file")
 	flag.Usage = func() {
 		fmt.Fprint(flag.CommandLine.Output(), `Usage: go run ./pipelines/speed --subscription=projects/P/subscriptions/S [--pubsub_endpoint=HOST:PORT]
        --bq_project=P [--bq_endpoint=URL] [--dataset_prefix=X] [--stop_after_idle=D]
@@ -47,8 +49,24 @@ Flags:
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if _, err := speedjob.Run(ctx, cfg, os.Stdout); err != nil {
+	if err := run(ctx, cfg, *cpuProfile); err != nil {
 		fmt.Fprintln(os.Stderr, "speed:", err)
 		os.Exit(1)
 	}
+}
+
+func run(ctx context.Context, cfg speedjob.Config, cpuProfile string) error {
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	_, err := speedjob.Run(ctx, cfg, os.Stdout)
+	return err
 }
