@@ -35,6 +35,8 @@ command -v curl >/dev/null || missing+=(curl)             # job-server script an
 command -v mosquitto_pub >/dev/null || missing+=(mosquitto-clients) # ingest tests publish over MQTT with mosquitto_pub
 command -v systemd-analyze >/dev/null || missing+=(systemd)       # schedule install tests verify the generated units
 command -v chromium >/dev/null || missing+=(chromium)   # the serving page's test drives headless Chromium
+command -v java >/dev/null || missing+=(default-jdk-headless) # Beam's Flink and Spark job servers (Java 11+)
+command -v mvn >/dev/null || missing+=(maven)            # resolves the job servers' jars from Maven Central
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing ${missing[*]} with apt-get"
@@ -45,7 +47,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
 fi
-echo "go ${have_go}, $(clang --version | head -1), shellcheck $(shellcheck --version | sed -n 's/^version: //p')"
+echo "go ${have_go}, $(clang --version | head -1), shellcheck $(shellcheck --version | sed -n 's/^version: //p'), $(java -version 2>&1 | head -1), $(mvn -v 2>/dev/null | head -1 | sed 's/\x1b\[[0-9;]*m//g')"
 
 step "fetching modules"
 go mod download
@@ -53,6 +55,10 @@ go mod download
 
 step "building the BigQuery emulator (once; cached afterwards)"
 go run ./cmd/railyard stack --build_only
+
+step "fetching the Flink and Spark job servers with Maven (once: about 1-3 min and 400 MB into ~/.m2; cached afterwards)"
+scripts/flink-job-server.sh --fetch-only
+scripts/spark-job-server.sh --fetch-only
 
 step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './tools/*'))

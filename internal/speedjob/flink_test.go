@@ -33,3 +33,12 @@ func TestSpeedStopAndRestartOnFlink(t *testing.T) {
 	testkit.UseRunner(t, "flink", jobServers.Endpoint(t, jobserver.Flink))
 	testStopAndRestart(t, env)
 }
+
+// TestSpeedPaneTimingOnFlink: on Flink, as on prism, an observably late
+// event gets a LATE pane with the accumulated total and the next index,
+// after exactly one ON_TIME pane, and droppably late data is dropped.
+func TestSpeedPaneTimingOnFlink(t *testing.T) {
+	env := newSpeedEnv(t, "sptf_")
+	testkit.UseRunner(t, "flink", jobServers.Endpoint(t, jobserver.Flink))
+	testPaneTiming(t, env)
+}

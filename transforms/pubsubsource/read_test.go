@@ -130,14 +130,6 @@ func firstDiff(got, want []string) string {
 	return fmt.Sprintf("lengths %d and %d", len(got), len(want))
 }
 
-func toAny(s []string) []any {
-	out := make([]any, len(s))
-	for i, v := range s {
-		out[i] = v
-	}
-	return out
-}
-
 // TestReadEmptySubscriptionStops: StopAfterIdle ends a read that never
 // gets a message, with an empty output.
 func TestReadEmptySubscriptionStops(t *testing.T) {
