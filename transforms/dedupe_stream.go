@@ -10,7 +10,6 @@ import (
 	"hash/fnv"
 	"reflect"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -338,6 +337,7 @@ func (fn *dedupeBucketFn) OnTimer(ctx context.Context, ts beam.EventTime, sp sta
 	// The timer's output timestamp is its firing time.
 	at := int64(ts)
 	forgotten := b.ids.Forget(at)
+	dedupeStats.add(-int64(forgotten), 0)
 	b.meta.TimerAt = 0
 	live := int64(b.ids.Len())
 	if b.meta.Entries > 2*live+1024 {
@@ -363,7 +363,6 @@ func (fn *dedupeBucketFn) OnTimer(ctx context.Context, ts beam.EventTime, sp sta
 		b.meta.Bytes += int64(len(block))
 		dedupeStats.add(0, int64(len(block)))
 	}
-	dedupeStats.add(-int64(forgotten), 0)
 	fn.setTimer(tp, b)
 	return fn.Meta.Write(sp, b.meta)
 }
@@ -509,37 +508,46 @@ func releaseDedupeCache(id string) {
 
 // DedupeStateStats are DedupeStream's figures in this process (the SDK
 // workers of a prism or LOOPBACK job run in the job's process): event ids
-// retained and bytes of runner state (the logs) now, and at their peak.
+// retained and bytes of runner state (the buckets' logs) now, and at the
+// moment the most ids were retained.
 type DedupeStateStats struct {
-	IDs, Bytes         int64
+	IDs, Bytes int64
+	// PeakIDs is the most ids retained at once, PeakBytes the log bytes at
+	// that moment.
 	PeakIDs, PeakBytes int64
+}
+
+// BytesPerID is the state bytes per retained id at the peak (0 if none).
+func (s DedupeStateStats) BytesPerID() float64 {
+	if s.PeakIDs == 0 {
+		return 0
+	}
+	return float64(s.PeakBytes) / float64(s.PeakIDs)
 }
 
 // DedupeStats returns DedupeStream's state figures in this process.
 func DedupeStats() DedupeStateStats {
-	return DedupeStateStats{
-		IDs: dedupeStats.ids.Load(), Bytes: dedupeStats.bytes.Load(),
-		PeakIDs: dedupeStats.peakIDs.Load(), PeakBytes: dedupeStats.peakBytes.Load(),
-	}
+	dedupeStats.mu.Lock()
+	defer dedupeStats.mu.Unlock()
+	return dedupeStats.s
 }
 
+// stateStats is updated once per batch or timer firing, not per event.
 type stateStats struct {
-	ids, bytes, peakIDs, peakBytes atomic.Int64
+	mu sync.Mutex
+	s  DedupeStateStats
 }
 
 var dedupeStats stateStats
 
-func (s *stateStats) add(ids, bytes int64) {
-	raise := func(peak *atomic.Int64, v int64) {
-		for {
-			p := peak.Load()
-			if v <= p || peak.CompareAndSwap(p, v) {
-				return
-			}
-		}
+func (st *stateStats) add(ids, bytes int64) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.s.IDs += ids
+	st.s.Bytes += bytes
+	if st.s.IDs > st.s.PeakIDs {
+		st.s.PeakIDs, st.s.PeakBytes = st.s.IDs, st.s.Bytes
 	}
-	raise(&s.peakIDs, s.ids.Add(ids))
-	raise(&s.peakBytes, s.bytes.Add(bytes))
 }
 
 func init() {
