@@ -30,7 +30,7 @@ const DefaultDedupeHorizon = 3 * time.Hour
 
 // DefaultDedupeBuckets is how many keys DedupeStream spreads event ids
 // over when DedupeStreamOptions.Buckets is 0.
-const DefaultDedupeBuckets = 64
+const DefaultDedupeBuckets = 16
 
 // DedupeStreamOptions configure DedupeStream.
 type DedupeStreamOptions struct {
@@ -50,8 +50,9 @@ type DedupeStreamOptions struct {
 // duplicates, as Dedupe does.
 //
 // An id is remembered from its first copy until the watermark reaches that
-// copy's timestamp plus the horizon; a copy arriving after that counts as
-// unique again (and is remembered anew). Kept events leave with their own
+// copy's timestamp plus the horizon, rounded up to the whole second (see
+// dedupeBucketFn); a copy arriving after that counts as unique again (and
+// is remembered anew). Kept events leave with their own
 // element timestamps (event time, from WithEventTime) in the global window,
 // so downstream event-time windows treat them exactly as if DedupeStream
 // were not there.
@@ -60,9 +61,10 @@ type DedupeStreamOptions struct {
 //   - when copies of an id differ, the first to arrive is kept (batch keeps
 //     the one with the smallest normalised JSON line);
 //   - a copy that arrives after the watermark passed its first copy's event
-//     time plus the horizon counts again as unique. With the default
-//     horizon such a copy is droppably late for the team score windows, but
-//     the counters and views without lateness bounds (user scores) count it.
+//     time plus the horizon (rounded up to the second) counts again as
+//     unique. With the default horizon such a copy is droppably late for
+//     the team score windows, but the counters and views without lateness
+//     bounds (user scores) count it.
 //
 // How: the events of a bundle are batched per hash bucket of their id
 // (bucketBatchFn), and a stateful DoFn keyed by bucket (dedupeBucketFn)
@@ -72,8 +74,8 @@ type DedupeStreamOptions struct {
 // watermark hold per id. The set lives in worker memory and is persisted as
 // an append-only log in the bucket's bag state; a version number in the
 // bucket's value state tells a worker whether its copy is the runner's
-// (see dedupeBucketFn). One event-time timer per bucket, at the earliest
-// expiry, forgets the ids that are due.
+// (see dedupeBucketFn). Event-time timers per bucket, at the earliest
+// and the latest expiry (to the second), forget the ids that are due.
 func DedupeStream(s beam.Scope, events beam.PCollection, opts DedupeStreamOptions) beam.PCollection {
 	s = s.Scope("DedupeStream")
 	if opts.Horizon <= 0 {
@@ -192,25 +194,26 @@ func bucketOf(id string, n int) int {
 
 // dedupeMeta is a bucket's value state: Version names the content of the
 // bucket's log as last written (a random number per write), Entries and
-// Bytes measure the log, TimerAt is when the bucket's timer is set (0: no
-// timer).
+// Bytes measure the log, TimerAt and LastAt are when the bucket's forget
+// timer and its "all" tag are set (0: not set).
 type dedupeMeta struct {
 	Version int64
 	Entries int64
 	Bytes   int64
 	TimerAt int64
+	LastAt  int64
 }
 
 func encodeDedupeMeta(m dedupeMeta) []byte {
-	b := make([]byte, 0, 32)
-	for _, v := range [...]int64{m.Version, m.Entries, m.Bytes, m.TimerAt} {
+	b := make([]byte, 0, 40)
+	for _, v := range [...]int64{m.Version, m.Entries, m.Bytes, m.TimerAt, m.LastAt} {
 		b = binary.AppendVarint(b, v)
 	}
 	return b
 }
 
 func decodeDedupeMeta(b []byte) (dedupeMeta, error) {
-	var vs [4]int64
+	var vs [5]int64
 	for i := range vs {
 		v, w := binary.Varint(b)
 		if w <= 0 {
@@ -221,7 +224,7 @@ func decodeDedupeMeta(b []byte) (dedupeMeta, error) {
 	if len(b) != 0 {
 		return dedupeMeta{}, errors.New("transforms: corrupt dedupe state (trailing bytes)")
 	}
-	return dedupeMeta{Version: vs[0], Entries: vs[1], Bytes: vs[2], TimerAt: vs[3]}, nil
+	return dedupeMeta{Version: vs[0], Entries: vs[1], Bytes: vs[2], TimerAt: vs[3], LastAt: vs[4]}, nil
 }
 
 // dedupeBucketFn decides batches of one bucket against the bucket's id set.
@@ -239,15 +242,25 @@ func decodeDedupeMeta(b []byte) (dedupeMeta, error) {
 // the bucket meanwhile. Every write picks a new version before touching the
 // set, so a bundle that fails halfway leaves a copy that no longer matches.
 //
-// Timer: one event-time timer per bucket, at the earliest expiry in the
-// set (with that instant as its output timestamp, which holds nothing back:
-// the input watermark must pass it first; Flink rejects
-// WithNoOutputTimestamp). When it fires at t, every id with an expiry at or
-// before t is forgotten — what the per-id timers of those ids would have
-// done — and the timer moves to the next expiry. An id whose expiry the
-// watermark has passed while an earlier id's timer was firing is forgotten
-// one timer firing later: the runner may deliver a due timer after elements
-// of its key, so that order was always possible.
+// Timers: two event-time timers per bucket in the one family "forget" (a
+// second timer family on the DoFn stalls prism v2.77 for good, even when
+// it is never set), each with its firing time as its output timestamp
+// (which holds nothing back: the input watermark must pass it first; Flink
+// rejects WithNoOutputTimestamp). The untagged timer is at the earliest
+// expiry in the set rounded up to the whole second, the one tagged "all"
+// (forgetAllTag) at the latest expiry added (rounded up likewise). When
+// either fires at t, every id with an expiry at or before t is forgotten —
+// what the per-id timers of those ids would have done — and the untagged
+// timer moves to the next expiry. Rounding to the second makes a firing cover every id expiring in
+// that second (one firing per id would cost as many bundles and state
+// requests as the per-id design); an id is thus remembered until the
+// watermark has passed its expiry by up to a second more. The "all" timer
+// covers a watermark that jumps far ahead (a drain moves it to the end of
+// time): one firing forgets the whole bucket where "forget" would step
+// through it second by second, a bundle each. An id whose expiry the
+// watermark has passed while an earlier second's timer was firing is
+// forgotten one firing later: the runner may deliver a due timer after
+// elements of its key, so that order was always possible.
 //
 // The log is compacted (rewritten from the set) when forgotten ids make up
 // most of it.
@@ -302,14 +315,18 @@ func (fn *dedupeBucketFn) ProcessElement(ctx context.Context, sp state.Provider,
 	defer b.mu.Unlock()
 	b.meta.Version = newVersion() // before the set changes: see dedupeBucketFn
 	var adds idset.Adds
-	var unique, dups int64
+	var unique, dups, latest int64
 	for i, e := range batch.Events {
 		t := batch.Times[i]
-		if !b.ids.Add(e.EventID, t+fn.HorizonMillis) {
+		exp := t + fn.HorizonMillis
+		if !b.ids.Add(e.EventID, exp) {
 			dups++
 			continue
 		}
-		adds.Add(e.EventID, t+fn.HorizonMillis)
+		adds.Add(e.EventID, exp)
+		if unique == 0 || exp > latest {
+			latest = exp
+		}
 		unique++
 		emit(mtime.Time(t), e)
 	}
@@ -324,10 +341,34 @@ func (fn *dedupeBucketFn) ProcessElement(ctx context.Context, sp state.Provider,
 		dedupeStats.add(unique, int64(len(block)))
 	}
 	fn.setTimer(tp, b)
+	if unique > 0 {
+		if last := forgetSecond(latest); last > b.meta.LastAt {
+			at := time.UnixMilli(last)
+			fn.Forget.Set(tp, at, timers.WithTag(forgetAllTag), timers.WithOutputTimestamp(at))
+			b.meta.LastAt = last
+		}
+	}
 	return fn.Meta.Write(sp, b.meta)
 }
 
-func (fn *dedupeBucketFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provider, tp timers.Provider, bucket int, _ timers.Context, _ func(beam.EventTime, schemas.GameEvent)) error {
+// forgetAllTag tags the timer at the bucket's latest expiry.
+const forgetAllTag = "all"
+
+// forgetSecond rounds an expiry up to the whole second: the time of the
+// timer that forgets it.
+func forgetSecond(exp int64) int64 {
+	const second = 1000
+	r := exp % second
+	switch {
+	case r > 0:
+		return exp - r + second
+	case r < 0:
+		return exp - r
+	}
+	return exp
+}
+
+func (fn *dedupeBucketFn) OnTimer(ctx context.Context, ts beam.EventTime, sp state.Provider, tp timers.Provider, bucket int, timer timers.Context, _ func(beam.EventTime, schemas.GameEvent)) error {
 	b, err := fn.bucket(sp, bucket)
 	if err != nil {
 		return err
@@ -338,7 +379,18 @@ func (fn *dedupeBucketFn) OnTimer(ctx context.Context, ts beam.EventTime, sp sta
 	at := int64(ts)
 	forgotten := b.ids.Forget(at)
 	dedupeStats.add(-int64(forgotten), 0)
-	b.meta.TimerAt = 0
+	// The timer that fired is no longer set. After the "all" timer the set
+	// is normally empty (an id added since with a later expiry moved that
+	// timer there, so this firing was not it); ids left after it, if any,
+	// are covered by the untagged timer.
+	if timer.Tag == forgetAllTag {
+		b.meta.LastAt = 0
+	} else {
+		b.meta.TimerAt = 0
+	}
+	if b.ids.Len() == 0 {
+		b.meta.LastAt = 0
+	}
 	live := int64(b.ids.Len())
 	if b.meta.Entries > 2*live+1024 {
 		// Mostly forgotten ids: rewrite the log from the set.
@@ -371,11 +423,14 @@ func (fn *dedupeBucketFn) OnTimer(ctx context.Context, ts beam.EventTime, sp sta
 // state request's size; gRPC's default is 4 MiB).
 const compactBlockBytes = 512 << 10
 
-// setTimer points the bucket's timer at its earliest expiry, if it is not
-// there already.
+// setTimer points the bucket's forget timer at its earliest expiry
+// (rounded up to the second), if it is not there already.
 func (fn *dedupeBucketFn) setTimer(tp timers.Provider, b *dedupeBucket) {
 	next, ok := b.ids.Next()
-	if !ok || next == b.meta.TimerAt {
+	if !ok {
+		return
+	}
+	if next = forgetSecond(next); next == b.meta.TimerAt {
 		return
 	}
 	at := time.UnixMilli(next)
