@@ -136,3 +136,11 @@ func BenchmarkCompactVsPerID(b *testing.B) {
 	b.ReportMetric(pHeap/cHeap, "heap-ratio")
 	b.ReportMetric(logBytes/float64(runs*n), "compact-log-B/id")
 }
+
+func TestFreshIDsAreCanonicalUUIDs(t *testing.T) {
+	for _, id := range freshIDs(1000) {
+		if _, ok := parseUUID(id); !ok {
+			t.Fatalf("%q is not a canonical UUID: the benchmark would measure the string path", id)
+		}
+	}
+}

@@ -8,7 +8,7 @@ import (
 )
 
 func uuidOf(n uint64) string {
-	return fmt.Sprintf("%08x-%04x-%04x-%04x-%012x", n>>32, (n>>16)&0xffff, n&0xffff, (n*7)&0xffff, n*2654435761)
+	return fmt.Sprintf("%08x-%04x-%04x-%04x-%012x", n>>32, (n>>16)&0xffff, n&0xffff, (n*7)&0xffff, (n*2654435761)&0xffffffffffff)
 }
 
 // contents lists a set's ids with their expiries, sorted.
