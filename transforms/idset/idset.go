@@ -224,10 +224,9 @@ const (
 
 // Adds collects ids added to a Set, for one Adds block.
 type Adds struct {
-	b     []byte
-	n     int
-	prev  int64
-	bytes int
+	b    []byte
+	n    int
+	prev int64
 }
 
 // Add records that id was added with expiry exp.
