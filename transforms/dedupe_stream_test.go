@@ -95,3 +95,14 @@ func TestDedupeStream(t *testing.T) {
 		t.Fatalf("unique %d + duplicates %d, want 4 + 4 = %d input events (all counters %v)", got[MetricUnique], got[MetricDuplicates], input, got)
 	}
 }
+
+func TestForgetSecond(t *testing.T) {
+	for _, c := range []struct{ exp, want int64 }{
+		{0, 0}, {1, 1000}, {999, 1000}, {1000, 1000}, {1001, 2000},
+		{-1, 0}, {-999, 0}, {-1000, -1000}, {-1001, -1000},
+	} {
+		if got := forgetSecond(c.exp); got != c.want {
+			t.Errorf("forgetSecond(%d) = %d, want %d", c.exp, got, c.want)
+		}
+	}
+}

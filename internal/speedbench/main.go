@@ -1,14 +1,3 @@
-// Command speedbench measures the speed layer on this machine (run it through
-// scripts/bench-speed.sh): it starts pstest and the BigQuery emulator,
-// publishes generated events at a fixed rate into the game-events topic, runs
-// the speed job on prism in this process, and polls realtime.user_scores
-// until every valid, unique event is visible. In the same run a plain unary
-// Pull loop on a second subscription of the same topic measures what pstest
-// itself delivers.
-//
-// It reports the sustained events/s through the job and the end-to-end
-// latency (publish confirmed → the user's row in the emulator counts the
-// event) at p50/p99, next to pstest's publish → receive latency.
 package main
 
 import (
@@ -17,46 +6,69 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"slices"
+	"os/signal"
+	"path/filepath"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
-
-	"cloud.google.com/go/bigquery"
-	vkit "cloud.google.com/go/pubsub/v2/apiv1"
-	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
-	"google.golang.org/api/iterator"
 
 	"github.com/railyard-dev/railyard/internal/cliflags"
 	"github.com/railyard-dev/railyard/internal/gcpclient"
 	"github.com/railyard-dev/railyard/internal/gen"
 	"github.com/railyard-dev/railyard/internal/localstack"
-	"github.com/railyard-dev/railyard/internal/speedjob"
-	"github.com/railyard-dev/railyard/runners"
+	"github.com/railyard-dev/railyard/runners/jobserver"
 	"github.com/railyard-dev/railyard/schemas"
 	"github.com/railyard-dev/railyard/schemas/catalog"
 )
 
 var (
-	events  = flag.Int64("events", 20000, "events to publish (all kinds: valid, late, duplicate, invalid)")
-	rate    = flag.Float64("rate", 1000, "publish rate, events per second")
-	poll    = flag.Duration("poll", 250*time.Millisecond, "how often the emulator is polled for visible rows")
-	timeout = flag.Duration("timeout", 10*time.Minute, "give up waiting for rows this long after publishing ended")
+	events   = flag.Int64("events", 20000, "events to publish (all kinds: valid, late, duplicate, invalid); with --duration, ignored")
+	duration = flag.Duration("duration", 0, "publish for this long at --rate instead of a number of events (e.g. 10m for the memory run)")
+	rate     = flag.Float64("rate", 1000, "publish rate, events per second")
+	poll     = flag.Duration("poll", 250*time.Millisecond, "how often the emulator is polled for visible rows")
+	timeout  = flag.Duration("timeout", 10*time.Minute, "give up waiting for rows this long after publishing ended")
 	// Late events hold the source's watermark back (it follows the earliest
 	// event time of each Pull); 0 measures the job without them.
-	lateRate = flag.Float64("late_rate", gen.DefaultLateRate, "fraction of events that arrive 10 min to 2 h after their event time")
+	lateRate   = flag.Float64("late_rate", gen.DefaultLateRate, "fraction of events that arrive 10 min to 2 h after their event time")
+	runner     = flag.String("runner", "prism", "runner of the speed job: prism (in the job's process) or flink")
+	endpoint   = flag.String("endpoint", "", "with --runner=flink: a running Flink job server's job endpoint (default: the bench starts one with runners/jobserver)")
+	jobBin     = flag.String("job_bin", "", "the speed job's binary (go build ./pipelines/speed; scripts/bench-speed.sh builds it)")
+	work       = flag.String("work", "/tmp/railyard-bench-speed", "directory for the processes' output and profiles")
+	cpuProfile = flag.String("cpuprofile", "", "write a CPU profile of the speed job's process (prism and the SDK workers included) to this file")
+	userDelay  = flag.Duration("user_delay", time.Second, "the job's user-score firing period (the job's default, 10 min, would measure the trigger, not the pipeline)")
+	baseline   = flag.Bool("baseline", true, "pull a second subscription of the topic in this process, measuring pstest's own publish → pull latency (it costs pstest CPU too)")
+	// The job must not stop before publishing starts: the bench starts
+	// publishing once the job has reported progress, which it does after
+	// the subscription has been idle for 5 s (the source's IdleAdvance).
+	stopAfterIdle = flag.Duration("stop_after_idle", 20*time.Second, "the job's --stop_after_idle: it drains and ends once the subscription has been empty this long (more than 5 s)")
+	rssEvery      = flag.Duration("rss_every", 10*time.Second, "how often the job's RSS is sampled for the timeline")
+	// Internal: the Pub/Sub emulator mode of this binary.
+	servePubSub = flag.String("serve_pubsub", "", "internal: run pstest on this address until interrupted")
 )
 
+const project = "railyard-bench"
+
 func main() {
-	var job speedjob.Config
-	job.Register(flag.CommandLine)
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "Usage: go run ./internal/speedbench [--events N] [--rate R] [--user_delay D]\n\n")
+		fmt.Fprintf(flag.CommandLine.Output(), `Usage: speedbench --job_bin PATH [--events N | --duration D] [--rate R] [--runner prism|flink] [flags] [-- speed job flags]
+
+Run it through scripts/bench-speed.sh. Flags after -- go to the speed job
+(e.g. --flush_delay 1s).
+
+`)
 		flag.PrintDefaults()
 	}
-	if err := runners.Init(); err != nil {
-		fail(err)
+	flag.Parse()
+	if *servePubSub != "" {
+		if err := runPubSub(*servePubSub); err != nil {
+			fail(err)
+		}
+		return
 	}
-	if err := run(context.Background(), job); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx); err != nil {
 		fail(err)
 	}
 }
@@ -76,14 +88,44 @@ type published struct {
 	confirmed time.Time
 }
 
-func run(ctx context.Context, job speedjob.Config) error {
-	logf("starting pstest and the BigQuery emulator")
-	stack, err := localstack.Start(ctx, localstack.Options{PubSub: true, BigQuery: true})
+// role is a process whose CPU time the bench reports.
+type role struct {
+	name string
+	pid  int
+	cpu0 float64
+}
+
+func run(ctx context.Context) error {
+	if *jobBin == "" {
+		return errors.New("--job_bin is required (scripts/bench-speed.sh builds and passes it)")
+	}
+	if *runner != "prism" && *runner != "flink" {
+		return fmt.Errorf("--runner %q: want prism or flink", *runner)
+	}
+	if err := os.MkdirAll(*work, 0o755); err != nil {
+		return err
+	}
+	total := *events
+	if *duration > 0 {
+		total = int64(duration.Seconds() * *rate)
+	}
+	startLoad := loadAverage()
+	logf("%d CPUs, load average %s", numCPU(), startLoad)
+
+	ps, err := startPubSubProcess(ctx, filepath.Join(*work, "pubsub.log"))
+	if err != nil {
+		return err
+	}
+	defer ps.stop()
+	logf("pstest (pid %d) on %s", ps.pid(), ps.addr)
+
+	logf("starting the BigQuery emulator")
+	stack, err := localstack.Start(ctx, localstack.Options{BigQuery: true, Project: project})
 	if err != nil {
 		return err
 	}
 	defer stack.Close()
-	bq := cliflags.BigQuery{Project: stack.Project, Endpoint: stack.BigQueryEndpoint}
+	bq := cliflags.BigQuery{Project: project, Endpoint: stack.BigQueryEndpoint}
 	bqClient, err := bq.Client(ctx)
 	if err != nil {
 		return err
@@ -93,51 +135,81 @@ func run(ctx context.Context, job speedjob.Config) error {
 		return err
 	}
 	c := bq.Catalog()
-	ps, err := stack.GCPConfig().PubSub(ctx)
+
+	psClient, err := gcpclient.Config{Project: project, PubSubEndpoint: ps.addr}.PubSub(ctx)
 	if err != nil {
 		return err
 	}
-	defer ps.Close()
-	topic := gcpclient.TopicName(stack.Project, "game-events")
-	speedSub := gcpclient.SubscriptionName(stack.Project, "speed")
-	baseSub := gcpclient.SubscriptionName(stack.Project, "baseline")
-	if err := gcpclient.EnsureTopic(ctx, ps, topic, time.Minute, speedSub, baseSub); err != nil {
+	defer psClient.Close()
+	topic := gcpclient.TopicName(project, "game-events")
+	speedSub := gcpclient.SubscriptionName(project, "speed")
+	baseSub := gcpclient.SubscriptionName(project, "baseline")
+	subs := []string{speedSub}
+	if *baseline {
+		subs = append(subs, baseSub)
+	}
+	if err := gcpclient.EnsureTopic(ctx, psClient, topic, time.Minute, subs...); err != nil {
+		return err
+	}
+
+	roles := []*role{{name: "pstest", pid: ps.pid()}, {name: "bigquery emulator", pid: stack.BigQueryPID()}}
+	var runnerArgs []string
+	if *runner == "flink" {
+		ep := *endpoint
+		if ep == "" {
+			logf("starting a Flink job server (runners/jobserver)")
+			start := time.Now()
+			js, err := jobserver.Start(ctx, jobserver.Options{Kind: jobserver.Flink})
+			if err != nil {
+				return err
+			}
+			defer js.Close()
+			ep = js.Endpoint()
+			roles = append(roles, &role{name: "flink job server", pid: js.PID()})
+			logf("Flink job server (pid %d) at %s, ready in %s", js.PID(), ep, time.Since(start).Round(time.Millisecond))
+		}
+		runnerArgs = []string{"--runner=flink", "--endpoint=" + ep, "--environment_type=LOOPBACK"}
+	}
+
+	instance := "bench-" + time.Now().UTC().Format("20060102T150405Z")
+	jobArgs := append([]string{
+		"--subscription=" + speedSub, "--pubsub_endpoint=" + ps.addr,
+		"--bq_project=" + project, "--bq_endpoint=" + stack.BigQueryEndpoint,
+		"--instance=" + instance, "--stop_after_idle=" + stopAfterIdle.String(), "--user_delay=" + userDelay.String(),
+	}, runnerArgs...)
+	if *cpuProfile != "" {
+		jobArgs = append(jobArgs, "--cpuprofile="+*cpuProfile)
+	}
+	jobArgs = append(jobArgs, flag.Args()...)
+	job, err := startJob(*jobBin, jobArgs, filepath.Join(*work, "job.log"))
+	if err != nil {
+		return err
+	}
+	defer job.kill()
+	logf("speed job (pid %d) on %s: %s %s", job.pid(), *runner, *jobBin, strings.Join(jobArgs, " "))
+	jobRole := &role{name: "speed job", pid: job.pid()}
+	// The driver (publishing, the baseline pull, the polls) runs on the
+	// same cores: its share is reported too, last.
+	roles = append(append([]*role{jobRole}, roles...), &role{name: "bench driver", pid: os.Getpid()})
+
+	// Measure from the moment the job reads: its first progress report.
+	logf("waiting for the job's first progress report in %s", catalog.TableStreamProgress)
+	if err := waitRunning(ctx, bqClient, c.TableID(catalog.TableStreamProgress), instance, job, 5*time.Minute); err != nil {
 		return err
 	}
 
 	cfg := gen.DefaultConfig()
-	cfg.Events = *events
+	cfg.Events = total
 	cfg.LateRate = *lateRate
 	// Event times lie in the hours just before the run, so none is from the
 	// future; the latency measured is that of the user scores, which fire
 	// in processing time whatever the event times.
-	cfg.Hours = max(1, int(float64(*events) / *rate / 3600)+1)
+	cfg.Hours = max(1, int(float64(total) / *rate / 3600)+1)
 	cfg.Start = time.Now().UTC().Add(-time.Duration(cfg.Hours) * time.Hour).Truncate(time.Millisecond)
 	g, err := gen.New(cfg)
 	if err != nil {
 		return err
 	}
-
-	job.Subscription = speedSub
-	job.PubSubEndpoint = stack.PubSubEndpoint
-	job.BQ = bq
-	// The job's default firing period (10 min) would measure the trigger,
-	// not the pipeline; the bench fires every second unless told otherwise.
-	userDelaySet := false
-	flag.Visit(func(f *flag.Flag) { userDelaySet = userDelaySet || f.Name == "user_delay" })
-	if !userDelaySet {
-		job.UserDelay = time.Second
-	}
-	if job.StopAfterIdle == 0 {
-		job.StopAfterIdle = 5 * time.Second
-	}
-	jobCtx, cancelJob := context.WithCancel(ctx)
-	defer cancelJob()
-	jobDone := make(chan error, 1)
-	go func() {
-		_, err := speedjob.Run(jobCtx, job, os.Stderr)
-		jobDone <- err
-	}()
 
 	var mu sync.Mutex
 	byID := map[string]published{}
@@ -146,28 +218,33 @@ func run(ctx context.Context, job speedjob.Config) error {
 	baseCtx, stopBase := context.WithCancel(ctx)
 	defer stopBase()
 	baseDone := make(chan error, 1)
-	go func() {
-		baseDone <- pullBaseline(baseCtx, ps.SubscriptionAdminClient, baseSub, &mu, byID, &baseLatencies)
-	}()
+	if *baseline {
+		go func() {
+			baseDone <- pullBaseline(baseCtx, psClient.SubscriptionAdminClient, baseSub, &mu, byID, &baseLatencies)
+		}()
+	} else {
+		baseDone <- nil
+	}
 
-	// The table is polled while events are published, so that a row's
-	// latency is measured when it first becomes visible, not when
-	// publishing ends.
 	wantCh := make(chan int64, 1)
 	type visibleResult struct {
-		lat  map[string][]time.Duration
+		lat  []time.Duration
 		last time.Time
 		err  error
 	}
 	visibleDone := make(chan visibleResult, 1)
 	go func() {
-		lat, last, err := waitVisible(ctx, bqClient, c.TableID(catalog.TableRealtimeUser), &mu, perUser, wantCh)
+		lat, last, err := waitVisible(ctx, bqClient, c.TableID(catalog.TableRealtimeUser), &mu, perUser, wantCh, job)
 		visibleDone <- visibleResult{lat, last, err}
 	}()
 
-	logf("publishing %d events at %.0f/s", *events, *rate)
+	for _, r := range roles {
+		r.cpu0, _ = cpuSeconds(r.pid)
+	}
+	sampler := startRSSSampler(job.pid(), *rssEvery)
+	logf("publishing %d events at %.0f/s", total, *rate)
 	pubStart := time.Now()
-	publisher := ps.Publisher(topic)
+	publisher := psClient.Publisher(topic)
 	summary, err := gen.Publish(ctx, g, publisher, gen.PublishOptions{
 		Rate: *rate,
 		OnPublish: func(r gen.Record, confirmed time.Time) {
@@ -202,143 +279,70 @@ func run(ctx context.Context, job speedjob.Config) error {
 	}
 	wantCh <- want
 	vr := <-visibleDone
+	endLoad := loadAverage()
+	cpu := make([]float64, len(roles))
+	for i, r := range roles {
+		c1, err := cpuSeconds(r.pid)
+		if err == nil {
+			cpu[i] = c1 - r.cpu0
+		}
+	}
+	rssNow, _, _ := memory(job.pid())
 	stopBase()
-	<-baseDone
+	if err := <-baseDone; err != nil {
+		logf("baseline pull: %v", err)
+	}
 	if vr.err != nil {
 		return vr.err
 	}
-	visible, last := vr.lat, vr.last
-	var latencies []time.Duration
-	for _, times := range visible {
-		latencies = append(latencies, times...)
-	}
-	// Everything is measured: stop the job (a hard stop, which prism
-	// reports as a failed run).
-	cancelJob()
-	<-jobDone
 
-	span := last.Sub(pubStart)
-	fmt.Printf("speed job on prism: %d valid unique events visible in %s → %.0f events/s sustained (publish rate %.0f/s)\n",
-		len(latencies), span.Round(time.Millisecond), float64(len(latencies))/span.Seconds(), *rate)
+	logf("every event visible; waiting for the job to drain (--stop_after_idle %s)", *stopAfterIdle)
+	jobRes := job.wait(ctx, 10*time.Minute)
+	samples := sampler.Stop()
+
+	span := vr.last.Sub(pubStart)
+	fmt.Printf("\nspeed job on %s, %d events published at %.0f/s (%s), %d CPUs; load average %s at the start, %s at the end\n",
+		*runner, summary.Lines, *rate, summary.String(), numCPU(), startLoad, endLoad)
+	fmt.Printf("sustained: %d valid unique events visible in %s → %.0f events/s (publishing took %s: %.0f events/s)\n",
+		len(vr.lat), span.Round(time.Millisecond), float64(len(vr.lat))/span.Seconds(),
+		pubElapsed.Round(time.Millisecond), float64(summary.Lines)/pubElapsed.Seconds())
 	fmt.Printf("%-40s %8s %8s %8s\n", "latency", "p50", "p99", "max")
-	report("publish → row visible (speed job)", latencies)
+	p50, p99 := report("publish → row visible (speed job)", vr.lat)
 	mu.Lock()
-	report("publish → pull (pstest, same run)", baseLatencies)
+	b50, b99 := report("publish → pull (pstest, same run)", baseLatencies)
 	mu.Unlock()
-	return nil
-}
-
-// pullBaseline pulls and acks the baseline subscription until ctx ends,
-// recording each valid, unique event's publish → receive latency.
-func pullBaseline(ctx context.Context, client *vkit.SubscriptionAdminClient, sub string, mu *sync.Mutex, byID map[string]published, out *[]time.Duration) error {
-	for ctx.Err() == nil {
-		resp, err := client.Pull(ctx, &pubsubpb.PullRequest{Subscription: sub, MaxMessages: 1000})
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
+	fmt.Printf("CPU over the measured %s (publish start → last row visible), per published event:\n", span.Round(time.Millisecond))
+	for i, r := range roles {
+		fmt.Printf("  %-20s %8.1f s  %8.1f µs/event  (%.0f%% of one core)\n", r.name, cpu[i], cpu[i]*1e6/float64(summary.Lines), 100*cpu[i]/span.Seconds())
+	}
+	var peakRSS int64
+	for _, s := range samples {
+		peakRSS = max(peakRSS, s.rss)
+	}
+	if jobRes.maxRSS > 0 {
+		peakRSS = max(peakRSS, jobRes.maxRSS)
+	}
+	fmt.Printf("speed job memory: peak RSS %s (at the last row visible: %s); exit: %v\n", mib(peakRSS), mib(rssNow), jobRes.errString())
+	if len(samples) > 1 {
+		var parts []string
+		for _, s := range samples {
+			parts = append(parts, fmt.Sprintf("%s=%s", s.at.Round(time.Second), mib(s.rss)))
 		}
-		now := time.Now()
-		ids := make([]string, 0, len(resp.ReceivedMessages))
-		mu.Lock()
-		for _, m := range resp.ReceivedMessages {
-			ids = append(ids, m.AckId)
-			if p, ok := byID[m.Message.Attributes[gen.AttrEventID]]; ok {
-				*out = append(*out, max(0, now.Sub(p.confirmed)))
-			}
-		}
-		mu.Unlock()
-		if len(ids) > 0 {
-			if err := client.Acknowledge(ctx, &pubsubpb.AcknowledgeRequest{Subscription: sub, AckIds: ids}); err != nil && ctx.Err() == nil {
-				return err
-			}
-		} else {
-			time.Sleep(5 * time.Millisecond)
-		}
+		fmt.Printf("  RSS timeline (since publish start): %s\n", strings.Join(parts, " "))
+	}
+	for _, l := range job.reportLines() {
+		fmt.Printf("  job: %s\n", l)
+	}
+	// One machine-readable line, as bench-ingest prints.
+	fmt.Printf("result runner=%s rate=%.0f events=%d visible=%d span_s=%.3f sustained=%.0f p50_ms=%d p99_ms=%d pstest_p50_ms=%d pstest_p99_ms=%d job_cpu_us=%.1f pstest_cpu_us=%.1f bq_cpu_us=%.1f job_peak_rss_mb=%.0f load_start=%q load_end=%q\n",
+		*runner, *rate, summary.Lines, len(vr.lat), span.Seconds(), float64(len(vr.lat))/span.Seconds(),
+		p50.Milliseconds(), p99.Milliseconds(), b50.Milliseconds(), b99.Milliseconds(),
+		cpu[0]*1e6/float64(summary.Lines), cpu[1]*1e6/float64(summary.Lines), cpu[2]*1e6/float64(summary.Lines),
+		float64(peakRSS)/(1<<20), startLoad, endLoad)
+	if jobRes.err != nil {
+		return fmt.Errorf("the speed job failed (see %s): %v", filepath.Join(*work, "job.log"), jobRes.err)
 	}
 	return nil
 }
 
-// waitVisible polls the user score table until the users' visible event
-// counts add up to the number of valid unique events published, which
-// arrives on want once publishing has ended; it polls from the start, while
-// events are still being published. It returns, per user, the latency of
-// each of the user's events: the k-th published event of a user is taken
-// as visible when a row of the user first counts k events. perUser (the
-// confirmation times of each user's events, in publish order) is guarded
-// by mu.
-func waitVisible(ctx context.Context, client *bigquery.Client, table string, mu *sync.Mutex, perUser map[string][]time.Time, want <-chan int64) (map[string][]time.Duration, time.Time, error) {
-	seen := map[string]int{}
-	lat := map[string][]time.Duration{}
-	var (
-		deadline time.Time // set once publishing has ended
-		target   int64     = -1
-		total    int64
-		last     time.Time
-	)
-	lastReport := time.Now()
-	for target < 0 || total < target {
-		select {
-		case w := <-want:
-			target = w
-			deadline = time.Now().Add(*timeout)
-		default:
-		}
-		if time.Since(lastReport) > 5*time.Second {
-			logf("%d events visible in %s", total, table)
-			lastReport = time.Now()
-		}
-		if target >= 0 && time.Now().After(deadline) {
-			return nil, last, fmt.Errorf("only %d of %d events visible in %s %s after publishing ended", total, target, table, *timeout)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, last, ctx.Err()
-		case <-time.After(*poll):
-		}
-		now := time.Now()
-		q := client.Query(fmt.Sprintf("SELECT user, MAX(events) AS events FROM `%s` GROUP BY user", table))
-		it, err := q.Read(ctx)
-		if err != nil {
-			return nil, last, err
-		}
-		for {
-			var row struct {
-				User   string `bigquery:"user"`
-				Events int64  `bigquery:"events"`
-			}
-			err := it.Next(&row)
-			if errors.Is(err, iterator.Done) {
-				break
-			}
-			if err != nil {
-				return nil, last, err
-			}
-			mu.Lock()
-			times := perUser[row.User]
-			// Counted events whose publish confirmation has not been
-			// recorded yet are taken up by a later poll.
-			upTo := min(int(row.Events), len(times))
-			for k := seen[row.User]; k < upTo; k++ {
-				lat[row.User] = append(lat[row.User], max(0, now.Sub(times[k])))
-				total++
-				last = now
-			}
-			mu.Unlock()
-			seen[row.User] = max(seen[row.User], upTo)
-		}
-	}
-	return lat, last, nil
-}
-
-func report(name string, ds []time.Duration) {
-	if len(ds) == 0 {
-		fmt.Printf("%-40s %8s\n", name, "no samples")
-		return
-	}
-	slices.Sort(ds)
-	q := func(p float64) time.Duration { return ds[min(len(ds)-1, int(p*float64(len(ds))))] }
-	fmt.Printf("%-40s %8s %8s %8s  (%d samples)\n", name,
-		q(0.50).Round(time.Millisecond), q(0.99).Round(time.Millisecond), ds[len(ds)-1].Round(time.Millisecond), len(ds))
-}
+func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }

@@ -231,6 +231,12 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (reconcile.Reconciliati
 	}
 	rec := reconcile.Of(c, rows, c[metricDeadLetters])
 	rec.Print(out)
+	// DedupeStream's state, as seen by the SDK workers in this process
+	// (prism and LOOPBACK workers run here; Dataflow's do not).
+	if st := transforms.DedupeStats(); st.PeakIDs > 0 {
+		fmt.Fprintf(out, "dedupe state: at most %d event ids retained, with %d bytes of runner state then (%.1f bytes per retained id); %d ids retained at the end\n",
+			st.PeakIDs, st.PeakBytes, st.BytesPerID(), st.IDs)
+	}
 	if !rec.OK() {
 		return rec, fmt.Errorf("speed run %s did not reconcile: %s", p.Instance, strings.Join(rec.Problems, "; "))
 	}

@@ -8,9 +8,11 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/railyard-dev/railyard/internal/speedjob"
@@ -19,6 +21,7 @@ import (
 
 func main() {
 	var cfg speedjob.Config
+	var cpuProfile string
 	runners.Command(`Usage: go run ./pipelines/speed --subscription=projects/P/subscriptions/S [--pubsub_endpoint=HOST:PORT]
        --bq_project=P [--bq_endpoint=URL] [--dataset_prefix=X] [--stop_after_idle=D]
        [--runner=prism|flink|dataflow|universal] [--profile=NAME] [runner flags]
@@ -32,15 +35,34 @@ Messages are acknowledged when the runner finalizes the bundle that read them.
 
 It runs until interrupted, or with --stop_after_idle until the subscription
 has been empty that long; then every window fires its final pane and the job
-prints its reconciliation (read = valid + invalid, valid = unique + duplicates).`, cfg.Register)
+prints its reconciliation (read = valid + invalid, valid = unique + duplicates).`, func(fs *flag.FlagSet) {
+		cfg.Register(fs)
+		fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (the job, and prism or the LOOPBACK SDK workers in this process) to this file")
+	})
 	if err := runners.Init(); err != nil {
 		fmt.Fprintln(os.Stderr, "speed:", err)
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if _, err := speedjob.Run(ctx, cfg, os.Stdout); err != nil {
+	if err := run(ctx, cfg, cpuProfile); err != nil {
 		fmt.Fprintln(os.Stderr, "speed:", err)
 		os.Exit(1)
 	}
+}
+
+func run(ctx context.Context, cfg speedjob.Config, cpuProfile string) error {
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	_, err := speedjob.Run(ctx, cfg, os.Stdout)
+	return err
 }

@@ -217,6 +217,7 @@ func init() {
 	register.Function2x1(addSessionStats)
 	register.Function3x0(sessionsOf)
 	beam.RegisterType(reflect.TypeOf((*Sessions)(nil)).Elem())
+	beam.RegisterCoder(reflect.TypeOf((*Sessions)(nil)).Elem(), encodeSessions, decodeSessions)
 	register.Combiner2[Sessions, int64](&sessionsFn{})
 	register.Emitter2[string, SessionStats]()
 	register.Function4x1(toGameStats)

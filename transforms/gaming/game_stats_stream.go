@@ -81,17 +81,23 @@ var spammerCounter = beam.NewCounter(transforms.MetricsNamespace, MetricSpammers
 func CalculateGameStats(s beam.Scope, events beam.PCollection, opts GameStatsOptions) (teamScores, sessions beam.PCollection) {
 	s = s.Scope("CalculateGameStats")
 	opts = opts.withDefaults()
-	windowed := beam.WindowInto(s, window.NewFixedWindows(opts.Window), events)
+	windowMillis := opts.Window.Milliseconds()
+
+	// Each bundle's events are first summed per (user, team) and window
+	// (bundle.go): every step below sees those sums, not single events.
+	partials := beam.WindowInto(s, window.NewFixedWindows(opts.Window),
+		bundleSums(s, beam.ParDo(s, keyByUserTeam, events), windowMillis))
+	userTeams := beam.ParDo(s, splitUserTeam, partials)
 
 	// Spammers, as Beam's CalculateSpammyUsers: per user sums, their mean,
 	// users above the weighted mean. The window's sums meet under one key.
-	userSums := stats.SumPerKey(s, beam.ParDo(s, userAndScore, windowed))
+	userSums := stats.SumPerKey(s, beam.ParDo(s, scoreOfTeamScore, userTeams))
 	spammers := beam.ParDo(s, flagSpammers, beam.GroupByKey(s, beam.ParDo(s, underOneKey, userSums)))
 
-	// Team scores without spammers: each user's events meet the user's
-	// spammer flag (if any) in the window, the spammers' events are left
-	// out, and the rest are summed per team.
-	byUser := beam.CoGroupByKey(s, beam.ParDo(s, userAndTeamScore, windowed), spammers)
+	// Team scores without spammers: each user's sums meet the user's
+	// spammer flag (if any) in the window, the spammers' are left out, and
+	// the rest are summed per team.
+	byUser := beam.CoGroupByKey(s, userTeams, spammers)
 	kept := beam.ParDo(s, dropSpammerEvents, byUser)
 	deltas := beam.ParDo(s, sumPaneDelta, beam.GroupByKey(s, kept))
 	teamScores = beam.ParDo(s, toTeamScore, accumulatePanes(s, deltas, opts.Window))
@@ -100,15 +106,16 @@ func CalculateGameStats(s beam.Scope, events beam.PCollection, opts GameStatsOpt
 	// fire merging windows per pane (prism) split sessions, so a stateful
 	// DoFn merges them (userSessionsFn) and emits each closed session's
 	// length at its end, where the fixed windows of session ends pick it up.
-	users := beam.WindowInto(s, window.NewGlobalWindows(), beam.ParDo(s, userAndScore, events))
-	lengths := beam.ParDo(s, newUserSessionsFn(opts.SessionGap), users)
+	// Each bundle's events are merged per user first (bundle.go).
+	global := beam.WindowInto(s, window.NewGlobalWindows(), events)
+	merged := beam.WindowInto(s, window.NewGlobalWindows(),
+		beam.ParDo(s, &bundleSessionsFn{GapMillis: opts.SessionGap.Milliseconds()}, global))
+	lengths := beam.ParDo(s, newUserSessionsFn(opts.SessionGap), merged)
 	ended := beam.WindowInto(s, window.NewFixedWindows(opts.SessionWindow), lengths)
 	grouped := beam.GroupByKey(s, beam.ParDo(s, sessionLengthKV, ended))
 	sessions = beam.ParDo(s, toSessionStats, accumulatePanes(s, beam.ParDo(s, sumPaneDelta, grouped), opts.SessionWindow))
 	return teamScores, sessions
 }
-
-func userAndScore(e schemas.GameEvent) (string, int64) { return e.User, e.Score }
 
 // userScore is a user's score: one event's, or a window's sum.
 type userScore struct {
@@ -144,28 +151,34 @@ func flagSpammers(ctx context.Context, _ string, sums func(*userScore) bool, emi
 	}
 }
 
-// teamScore is one event's team and score, keyed by user.
+// teamScore is a user's sum of scores and events for one team in one
+// window, keyed by user.
 type teamScore struct {
-	Team  string `beam:"team"`
-	Score int64  `beam:"score"`
+	Team   string `beam:"team"`
+	Score  int64  `beam:"score"`
+	Events int64  `beam:"events"`
 }
 
-func userAndTeamScore(e schemas.GameEvent) (string, teamScore) {
-	return e.User, teamScore{Team: e.Team, Score: e.Score}
+// splitUserTeam turns a (user, team) sum into the user's teamScore.
+func splitUserTeam(key string, sc ScoreCount) (string, teamScore) {
+	p := splitKey(key)
+	return p[0], teamScore{Team: p[1], Score: sc.Score, Events: sc.Events}
 }
 
-// dropSpammerEvents passes on a user's events of one window as (team,
-// score) unless the user was flagged a spammer in that window. A team
+func scoreOfTeamScore(user string, ts teamScore) (string, int64) { return user, ts.Score }
+
+// dropSpammerEvents passes on a user's sums of one window as (team,
+// ScoreCount) unless the user was flagged a spammer in that window. A team
 // whose every event was a spammer's gets nothing, so no row, as in Beam,
 // where the filter leaves it nothing to sum.
-func dropSpammerEvents(_ string, events func(*teamScore) bool, spam func(*bool) bool, emit func(string, ScoreCount)) {
+func dropSpammerEvents(_ string, sums func(*teamScore) bool, spam func(*bool) bool, emit func(string, ScoreCount)) {
 	var flagged bool
 	if spam(&flagged) && flagged {
 		return
 	}
-	var e teamScore
-	for events(&e) {
-		emit(e.Team, ScoreCount{Score: e.Score, Events: 1})
+	var ts teamScore
+	for sums(&ts) {
+		emit(ts.Team, ScoreCount{Score: ts.Score, Events: ts.Events})
 	}
 }
 
@@ -193,13 +206,14 @@ func newUserSessionsFn(gap time.Duration) *userSessionsFn {
 	}
 }
 
-func (fn *userSessionsFn) ProcessElement(ts beam.EventTime, sp state.Provider, tp timers.Provider, user string, _ int64, emit func(beam.EventTime, int64)) error {
+// ProcessElement merges a bundle's session windows of the user (each event
+// opened [t, t+gap), see bundleSessionsFn) into the open sessions.
+func (fn *userSessionsFn) ProcessElement(sp state.Provider, tp timers.Provider, user string, merged Sessions, emit func(beam.EventTime, int64)) error {
 	open, _, err := fn.Open.Read(sp)
 	if err != nil {
 		return err
 	}
-	t := ts.Milliseconds()
-	open.Windows = mergeWindows(append(open.Windows, Interval{Start: t, End: t + fn.GapMillis}))
+	open.Windows = mergeWindows(append(open.Windows, merged.Windows...))
 	if err := fn.Open.Write(sp, open); err != nil {
 		return err
 	}
@@ -266,19 +280,19 @@ func toSessionStats(t paneTotal) schemas.SessionStats {
 }
 
 func init() {
-	register.Function1x2(userAndScore)
 	beam.RegisterType(reflect.TypeOf((*userScore)(nil)).Elem())
 	beam.RegisterType(reflect.TypeOf((*teamScore)(nil)).Elem())
 	register.Function2x2(underOneKey)
 	register.Function4x0(flagSpammers)
 	register.Iter1[userScore]()
 	register.Emitter2[string, bool]()
-	register.Function1x2(userAndTeamScore)
+	register.Function2x2(splitUserTeam)
+	register.Function2x2(scoreOfTeamScore)
 	register.Function4x0(dropSpammerEvents)
 	register.Iter1[teamScore]()
 	register.Iter1[bool]()
 	register.Emitter2[string, ScoreCount]()
-	register.DoFn6x1[beam.EventTime, state.Provider, timers.Provider, string, int64, func(beam.EventTime, int64), error](&userSessionsFn{})
+	register.DoFn5x1[state.Provider, timers.Provider, string, Sessions, func(beam.EventTime, int64), error](&userSessionsFn{})
 	register.Emitter2[beam.EventTime, int64]()
 	register.Function1x2(sessionLengthKV)
 	register.Function1x1(toSessionStats)

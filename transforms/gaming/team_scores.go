@@ -62,7 +62,9 @@ func (o TeamScoreOptions) withDefaults() TeamScoreOptions {
 // In streaming the panes accumulate: each row holds the window's total so
 // far. The runner groups with discarding panes and accumulatePanes keeps the
 // totals (see panes.go for why), and the sums are taken after a GroupByKey
-// rather than a CombinePerKey, whose output loses the pane in the Go SDK.
+// rather than a CombinePerKey, whose output loses the pane in the Go SDK;
+// each bundle's events are summed per team and window before the
+// GroupByKey (bundle.go).
 func CalculateTeamScores(s beam.Scope, events beam.PCollection, opts TeamScoreOptions) beam.PCollection {
 	s = s.Scope("CalculateTeamScores")
 	opts = opts.withDefaults()
@@ -71,14 +73,16 @@ func CalculateTeamScores(s beam.Scope, events beam.PCollection, opts TeamScoreOp
 		keyed := beam.ParDo(s, &keyByWindowTeamFn{WindowMillis: opts.Window.Milliseconds()}, global)
 		return beam.ParDo(s, toOnTimeTeamScore, beam.CombinePerKey(s, addScoreCounts, keyed))
 	}
-	windowed := beam.WindowInto(s, window.NewFixedWindows(opts.Window), events,
+	// Summed per bundle before the shuffle (bundle.go), then windowed.
+	partials := bundleSums(s, beam.ParDo(s, keyByTeam, events), opts.Window.Milliseconds())
+	windowed := beam.WindowInto(s, window.NewFixedWindows(opts.Window), partials,
 		beam.Trigger(trigger.AfterEndOfWindow().
 			EarlyFiring(trigger.AfterProcessingTime().PlusDelay(opts.EarlyDelay)).
 			LateFiring(trigger.AfterProcessingTime().PlusDelay(opts.LateDelay))),
 		beam.AllowedLateness(opts.AllowedLateness),
 		beam.PanesDiscard(),
 	)
-	grouped := beam.GroupByKey(s, beam.ParDo(s, keyByTeam, windowed))
+	grouped := beam.GroupByKey(s, windowed)
 	// Totals are kept one window length past the last possible pane.
 	totals := accumulatePanes(s, beam.ParDo(s, sumPaneDelta, grouped), opts.AllowedLateness+opts.Window)
 	return beam.ParDo(s, toTeamScore, totals)

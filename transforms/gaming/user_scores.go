@@ -52,11 +52,13 @@ func CalculateUserScores(s beam.Scope, events beam.PCollection, delay time.Durat
 	if delay <= 0 {
 		delay = DefaultUserScoreDelay
 	}
-	global := beam.WindowInto(s, window.NewGlobalWindows(), events,
+	// Summed per bundle before the shuffle (bundle.go).
+	partials := bundleSums(s, beam.ParDo(s, keyByUserTeam, events), 0)
+	global := beam.WindowInto(s, window.NewGlobalWindows(), partials,
 		beam.Trigger(trigger.Repeat(trigger.AfterProcessingTime().PlusDelay(delay))),
 		beam.PanesDiscard(),
 	)
-	grouped := beam.GroupByKey(s, beam.ParDo(s, keyByUserTeam, global))
+	grouped := beam.GroupByKey(s, global)
 	// Discarding panes summed in state: see panes.go. The global window
 	// never ends, so the totals are kept for the life of the job.
 	totals := accumulatePanes(s, beam.ParDo(s, sumPaneDelta, grouped), 0)

@@ -24,22 +24,25 @@ const Day = 24 * time.Hour
 // the day's total so far, the pane's timing and index. See the package doc
 // for the exact definition.
 //
-// It runs the same machinery as CalculateTeamScores: a discarding
-// GroupByKey summed per pane, then accumulatePanes for the running totals
-// and pane numbering (see panes.go for why).
+// It runs the same machinery as CalculateTeamScores: sums per bundle
+// (bundle.go), a discarding GroupByKey summed per pane, then
+// accumulatePanes for the running totals and pane numbering (see panes.go
+// for why).
 func CalculateUserScoresDaily(s beam.Scope, events beam.PCollection, opts TeamScoreOptions) beam.PCollection {
 	s = s.Scope("CalculateUserScoresDaily")
 	opts.Window = Day
 	opts.Batch = false
 	opts = opts.withDefaults()
-	windowed := beam.WindowInto(s, window.NewFixedWindows(Day), events,
+	// Summed per bundle before the shuffle (bundle.go), then windowed.
+	partials := bundleSums(s, beam.ParDo(s, keyByUserTeam, events), Day.Milliseconds())
+	windowed := beam.WindowInto(s, window.NewFixedWindows(Day), partials,
 		beam.Trigger(trigger.AfterEndOfWindow().
 			EarlyFiring(trigger.AfterProcessingTime().PlusDelay(opts.EarlyDelay)).
 			LateFiring(trigger.AfterProcessingTime().PlusDelay(opts.LateDelay))),
 		beam.AllowedLateness(opts.AllowedLateness),
 		beam.PanesDiscard(),
 	)
-	grouped := beam.GroupByKey(s, beam.ParDo(s, keyByUserTeam, windowed))
+	grouped := beam.GroupByKey(s, windowed)
 	totals := accumulatePanes(s, beam.ParDo(s, sumPaneDelta, grouped), opts.AllowedLateness+Day)
 	return beam.ParDo(s, toUserScoreDailyPane, totals)
 }
