@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -24,10 +23,6 @@ import (
 	"github.com/railyard-dev/railyard/internal/testkit"
 	"github.com/railyard-dev/railyard/schemas"
 )
-
-// chromium is Debian's headless-capable browser (scripts/test.sh installs
-// it when run as root).
-const chromium = "/usr/bin/chromium"
 
 // demoSmoke* are the smoke test's settings: short live traffic, a small
 // backlog.
@@ -52,9 +47,7 @@ const (
 // kept demo as Ctrl-C does: it must end without an error and leave
 // nothing running.
 func TestDemoSmoke(t *testing.T) {
-	if _, err := exec.LookPath(chromium); err != nil {
-		t.Fatalf("the demo's page check needs Debian's chromium at %s: apt-get install -y chromium (scripts/test.sh does this as root)", chromium)
-	}
+	testkit.RequireChromium(t, "the demo's page check")
 	began := time.Now()
 	work := t.TempDir()
 	var out, errb testkit.SyncBuffer
@@ -311,54 +304,17 @@ func sum(m map[string][2]int64) [2]int64 {
 // docs/demo.png is a copy.
 func screenshotDemoPage(t *testing.T, base string) {
 	t.Helper()
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.NoFirstRun,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 1000),
-	)...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(alloc)
-	defer cancel()
-	if err := chromedp.Do(ctx); err != nil { // starts the browser, for the lifetime of ctx
-		t.Fatalf("starting chromium: %v", err)
-	}
+	ctx := testkit.Browser(t)
 	run := func(what string, a chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		sctx, scancel := context.WithTimeout(ctx, time.Minute)
-		defer scancel()
-		if _, err := chromedp.Run(sctx, a); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
+		testkit.BrowserStep(t, ctx, what, a)
 	}
 	run("load the page", chromedp.Navigate(base+"/"))
 	run("wait for the leaderboard with batch and realtime hours", chromedp.Poll[chromedp.Void](
 		`document.body.dataset.loaded === "true" && document.querySelectorAll("#teams tbody tr").length > 0 && `+
 			`document.querySelectorAll("#chart rect.batch").length > 0 && document.querySelectorAll("#chart rect.realtime").length > 0`,
 		chromedp.WithPollingTimeout(45*time.Second)))
-	sctx, scancel := context.WithTimeout(ctx, time.Minute)
-	defer scancel()
-	png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	dir := os.Getenv("RAILYARD_TEST_ARTIFACTS")
-	if dir == "" {
-		dir = filepath.Join(os.TempDir(), "railyard-test-artifacts")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "demo.png")
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot saved: %s", path)
+	testkit.SaveScreenshot(t, ctx, "demo.png")
 }
 
 // TestDemoInterrupt stops the demo as Ctrl-C does while the scheduler runs

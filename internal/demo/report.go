@@ -194,18 +194,22 @@ type countRow struct {
 
 func (d *demo) deadLetterCounts(ctx context.Context, by string) ([]countRow, error) {
 	q := d.bqc.Query(fmt.Sprintf("SELECT %s AS k, COUNT(*) AS n FROM `%s` GROUP BY %s ORDER BY %s", by, d.bq.Catalog().TableID(catalog.TableDeadLetters), by, by))
-	// Never cancelled in flight (Ctrl-C): the emulator drops its
-	// connection for good when a query is, and the scheduler could then
-	// not record its cancelled attempt.
+	return readRows[countRow](ctx, q)
+}
+
+// readRows runs q and reads all its rows. The query is never cancelled in
+// flight (Ctrl-C): the emulator drops its connection for good when one
+// is, and the scheduler could then not record its cancelled attempt.
+func readRows[T any](ctx context.Context, q *bigquery.Query) ([]T, error) {
 	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	it, err := q.Read(qctx)
 	if err != nil {
 		return nil, err
 	}
-	var out []countRow
+	var out []T
 	for {
-		var r countRow
+		var r T
 		err := it.Next(&r)
 		if errors.Is(err, iterator.Done) {
 			return out, nil
@@ -232,24 +236,7 @@ func (d *demo) ledger(ctx context.Context, day civil.Date) ([]ledgerRow, error) 
 	q := d.bqc.Query(fmt.Sprintf("SELECT view, run_id, input_events, rows_written, dead_letters, status, job FROM `%s` WHERE `partition` = @p ORDER BY view",
 		d.bq.Catalog().TableID(catalog.TableBatchRuns)))
 	q.Parameters = []bigquery.QueryParameter{{Name: "p", Value: day.String()}}
-	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second) // as in deadLetterCounts
-	defer cancel()
-	it, err := q.Read(qctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []ledgerRow
-	for {
-		var r ledgerRow
-		err := it.Next(&r)
-		if errors.Is(err, iterator.Done) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
+	return readRows[ledgerRow](ctx, q)
 }
 
 // check records one line of the reconciliation.

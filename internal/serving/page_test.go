@@ -2,72 +2,31 @@ package serving_test
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/railyard-dev/railyard/internal/localstack"
+	"github.com/railyard-dev/railyard/internal/testkit"
 	"github.com/railyard-dev/railyard/schemas"
 	"github.com/railyard-dev/railyard/schemas/catalog"
 )
-
-// chromium is Debian's headless-capable browser (scripts/test.sh installs
-// it when run as root).
-const chromium = "/usr/bin/chromium"
-
-// artifactDir is where the page test saves its screenshots:
-// $RAILYARD_TEST_ARTIFACTS, or railyard-test-artifacts in the temp dir.
-func artifactDir(t *testing.T) string {
-	dir := os.Getenv("RAILYARD_TEST_ARTIFACTS")
-	if dir == "" {
-		dir = filepath.Join(os.TempDir(), "railyard-test-artifacts")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
 
 // testPage loads the page in headless Chromium against the planted
 // fixture: it shows the top team and the gap, fetches nothing from
 // elsewhere, and follows a data change by itself.
 func testPage(t *testing.T, stack *localstack.Stack) {
-	if _, err := exec.LookPath(chromium); err != nil {
-		t.Fatalf("the page test needs Debian's chromium at %s: apt-get install -y chromium (scripts/test.sh does this as root)", chromium)
-	}
+	testkit.RequireChromium(t, "the page test")
 	// A 1 s refresh: the page polls at the answers' max-age.
 	e := newEnv(t, stack, "page_", hour("2026-11-05T12:30:00Z"), time.Second)
 	e.plant()
 	e.refresh()
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.NoFirstRun,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 1000),
-	)...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(alloc)
-	defer cancel()
-	if err := chromedp.Do(ctx); err != nil { // starts the browser
-		t.Fatalf("starting chromium: %v", err)
-	}
+	ctx := testkit.Browser(t)
 	step := func(what string, a chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		sctx, scancel := context.WithTimeout(ctx, time.Minute)
-		defer scancel()
-		if _, err := chromedp.Run(sctx, a); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
+		testkit.BrowserStep(t, ctx, what, a)
 	}
 	eval := func(expr string) string {
 		t.Helper()
@@ -81,17 +40,7 @@ func testPage(t *testing.T, stack *localstack.Stack) {
 	}
 	screenshot := func(name string) {
 		t.Helper()
-		sctx, scancel := context.WithTimeout(ctx, time.Minute)
-		defer scancel()
-		png, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot: %v", err)
-		}
-		path := filepath.Join(artifactDir(t), name)
-		if err := os.WriteFile(path, png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot saved: %s", path)
+		testkit.SaveScreenshot(t, ctx, name)
 	}
 
 	step("load the page", chromedp.Navigate(e.http.URL+"/?hours=168&date=2026-11-02"))
