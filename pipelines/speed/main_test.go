@@ -53,7 +53,7 @@ func TestDryRun(t *testing.T) {
 	for _, want := range []string{
 		"dry run: streaming pipeline for flink (job server at 127.0.0.1:1, environment LOOPBACK), not submitted",
 		"unbounded input: runs as a streaming job",
-		"pubsubsource.Read: pubsubsource.readFn",
+		"pubsubsource.ReadWithProgress: pubsubsource.progressReadFn",
 		"nothing read, no reconciliation",
 	} {
 		if !strings.Contains(out, want) {
