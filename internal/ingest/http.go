@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/railyard-dev/railyard/internal/httpstatus"
 )
 
 // EventsPath is the path clients POST events to.
@@ -278,34 +280,13 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 // arrival time.
 func (g *Gateway) instrument(name string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		rec := httpstatus.NewRecorder(w)
 		r = r.WithContext(contextWithStart(r))
 		h.ServeHTTP(rec, r)
-		g.metrics.httpRequests.WithLabelValues(name, strconv.Itoa(rec.status)).Inc()
+		g.metrics.httpRequests.WithLabelValues(name, strconv.Itoa(rec.Status)).Inc()
 	})
 }
 
 func contextWithStart(r *http.Request) context.Context {
 	return context.WithValue(r.Context(), startKey{}, time.Now())
 }
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status      int
-	wroteHeader bool
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if !s.wroteHeader {
-		s.status, s.wroteHeader = code, true
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(p []byte) (int, error) {
-	s.wroteHeader = true
-	return s.ResponseWriter.Write(p)
-}
-
-// Unwrap lets http.ResponseController reach the connection.
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

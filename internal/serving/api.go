@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/railyard-dev/railyard/internal/httpstatus"
 )
 
 // API paths.
@@ -137,13 +139,13 @@ func (s *Server) Handler() http.Handler {
 	metrics := promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		rec := httpstatus.NewRecorder(w)
 		route := s.route(rec, r, metrics)
-		s.metrics.requests.WithLabelValues(route, strconv.Itoa(rec.status)).Inc()
+		s.metrics.requests.WithLabelValues(route, strconv.Itoa(rec.Status)).Inc()
 		s.metrics.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
 		if s.log.Enabled(r.Context(), slog.LevelDebug) {
 			s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "query", r.URL.RawQuery,
-				"status", rec.status, "route", route, "duration_ms", float64(time.Since(start).Microseconds())/1000)
+				"status", rec.Status, "route", route, "duration_ms", float64(time.Since(start).Microseconds())/1000)
 		}
 	})
 }
@@ -476,24 +478,3 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 	w.WriteHeader(status)
 	_, _ = w.Write(b.Bytes())
 }
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status      int
-	wroteHeader bool
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if !s.wroteHeader {
-		s.status, s.wroteHeader = code, true
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(p []byte) (int, error) {
-	s.wroteHeader = true
-	return s.ResponseWriter.Write(p)
-}
-
-// Unwrap lets http.ResponseController reach the connection.
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
