@@ -52,6 +52,7 @@ log "building railyard, the batch job and the speed bench"
 go build -o "$bin/railyard" ./cmd/railyard
 go build -o "$bin/batch" ./pipelines/batch
 go build -o "$bin/speedbench" ./internal/speedbench
+go build -o "$bin/speed" ./pipelines/speed
 
 date=2026-11-01
 lake=$work/lake-$events
@@ -121,21 +122,19 @@ speed_rows=()
 if [ "$speed" = 1 ]; then
   for r in ${runners//,/ }; do
     [ "$r" = spark ] && continue # streaming is refused on Spark
-    runner_args=()
+    runner_args=(--runner="$r")
     if [ "$r" = flink ]; then
       start_server flink
-      runner_args=(--runner=flink --endpoint="$endpoint" --environment_type=LOOPBACK)
+      runner_args+=(--endpoint="$endpoint")
     fi
     name=speed-$r
     log "$name: $speed_events events at $speed_rate/s"
-    if ! "$bin/speedbench" --events "$speed_events" --rate "$speed_rate" --user_delay 1s ${runner_args[@]+"${runner_args[@]}"} >"$work/$name.log" 2>&1; then
+    if ! "$bin/speedbench" --job_bin "$bin/speed" --work "$work/$name" --events "$speed_events" --rate "$speed_rate" "${runner_args[@]}" >"$work/$name.log" 2>&1; then
       echo "$name failed; see $work/$name.log" >&2; tail -20 "$work/$name.log" >&2; exit 1
     fi
-    # "speed job on …: N valid unique events visible in T → R events/s sustained …"
-    # and "publish → row visible (speed job)  p50 p99 max (N samples)".
-    summary=$(awk '/^speed job on .* events visible in/ {n=$5; t=$11; r=$13}
-      /^publish → row visible/ {p50=$7; p99=$8}
-      END {printf "%s|%s|%s|%s|%s", n, t, r, p50, p99}' "$work/$name.log")
+    # speedbench's machine-readable line: "result runner=… visible=N span_s=S sustained=R p50_ms=… p99_ms=… …".
+    summary=$(awk '/^result / {for (i = 2; i <= NF; i++) {split($i, kv, "="); v[kv[1]] = kv[2]}
+      printf "%s|%s s|%s|%.1f s|%.1f s", v["visible"], v["span_s"], v["sustained"], v["p50_ms"] / 1000, v["p99_ms"] / 1000}' "$work/$name.log")
     speed_rows+=("$r|$summary")
     if [ "$r" = flink ]; then stop_server; fi
   done
