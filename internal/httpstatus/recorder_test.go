@@ -16,7 +16,10 @@ func TestRecorder(t *testing.T) {
 	}{
 		{"body only", func(w http.ResponseWriter) { _, _ = w.Write([]byte("ok")) }, http.StatusOK},
 		{"explicit 400", func(w http.ResponseWriter) { w.WriteHeader(http.StatusBadRequest); _, _ = w.Write([]byte("ok")) }, http.StatusBadRequest},
-		{"second header ignored", func(w http.ResponseWriter) { w.WriteHeader(http.StatusAccepted); w.WriteHeader(http.StatusInternalServerError) }, http.StatusAccepted},
+		{"second header ignored", func(w http.ResponseWriter) {
+			w.WriteHeader(http.StatusAccepted)
+			w.WriteHeader(http.StatusInternalServerError)
+		}, http.StatusAccepted},
 		{"write then header", func(w http.ResponseWriter) { _, _ = w.Write([]byte("ok")); w.WriteHeader(http.StatusTeapot) }, http.StatusOK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
