@@ -24,12 +24,15 @@
 #   --endpoint E      with --runner=flink, a running Flink job server (default: start one)
 #   --cpuprofile F    CPU profile of the job's process (prism + SDK workers)
 #   --repeat K        run K times, one after another (default 1)
+#   --preload         publish every event first, then start the job and measure
+#                     how fast it drains the backlog (the job's capacity, apart
+#                     from how fast the driver and pstest can publish)
 # Other flags go to the bench (go run ./internal/speedbench --help); flags
 # after -- go to the speed job, e.g. -- --flush_delay 1s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-}" in
-  -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 esac
 repeat=1 args=()
 while [ $# -gt 0 ]; do

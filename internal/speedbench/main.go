@@ -43,6 +43,10 @@ var (
 	// the subscription has been idle for 5 s (the source's IdleAdvance).
 	stopAfterIdle = flag.Duration("stop_after_idle", 20*time.Second, "the job's --stop_after_idle: it drains and ends once the subscription has been empty this long (more than 5 s)")
 	rssEvery      = flag.Duration("rss_every", 10*time.Second, "how often the job's RSS is sampled for the timeline")
+	// A backlog separates the job's capacity from the publisher's: on two
+	// shared cores the driver and pstest cannot publish much faster than
+	// the job reads.
+	preload = flag.Bool("preload", false, "publish every event before the job starts, then measure how fast the job drains the backlog (sustained = valid unique events ÷ job start → last row visible; latencies are from the job's start)")
 	// Internal: the Pub/Sub emulator mode of this binary.
 	servePubSub = flag.String("serve_pubsub", "", "internal: run pstest on this address until interrupted")
 )
@@ -106,6 +110,10 @@ func run(ctx context.Context) error {
 		return err
 	}
 	total := *events
+	if *preload && *baseline {
+		logf("--preload: no baseline subscription (a backlog has no publish → pull latency to compare)")
+		*baseline = false
+	}
 	if *duration > 0 {
 		total = int64(duration.Seconds() * *rate)
 	}
@@ -171,6 +179,62 @@ func run(ctx context.Context) error {
 		runnerArgs = []string{"--runner=flink", "--endpoint=" + ep, "--environment_type=LOOPBACK"}
 	}
 
+	cfg := gen.DefaultConfig()
+	cfg.Events = total
+	cfg.LateRate = *lateRate
+	// Event times lie in the hours just before the run, so none is from the
+	// future; the latency measured is that of the user scores, which fire
+	// in processing time whatever the event times.
+	cfg.Hours = max(1, int(float64(total) / *rate / 3600)+1)
+	cfg.Start = time.Now().UTC().Add(-time.Duration(cfg.Hours) * time.Hour).Truncate(time.Millisecond)
+	g, err := gen.New(cfg)
+	if err != nil {
+		return err
+	}
+
+	var mu sync.Mutex
+	byID := map[string]published{}
+	perUser := map[string][]time.Time{}
+	var (
+		summary    gen.Summary
+		pubElapsed time.Duration
+		pubStart   time.Time
+	)
+	publish := func() (gen.Summary, time.Duration, error) {
+		logf("publishing %d events at %.0f/s", total, *rate)
+		pubStart = time.Now()
+		publisher := psClient.Publisher(topic)
+		summary, err := gen.Publish(ctx, g, publisher, gen.PublishOptions{
+			Rate: *rate,
+			OnPublish: func(r gen.Record, confirmed time.Time) {
+				if r.Kind != gen.KindValid && r.Kind != gen.KindLate {
+					return
+				}
+				e, err := schemas.DecodeLine(r.Line, time.Now())
+				if err != nil {
+					return
+				}
+				mu.Lock()
+				byID[r.EventID] = published{user: e.User, confirmed: confirmed}
+				perUser[e.User] = append(perUser[e.User], confirmed)
+				mu.Unlock()
+			},
+		})
+		publisher.Stop()
+		if err != nil {
+			return summary, 0, err
+		}
+		pubElapsed := time.Since(pubStart)
+		logf("published %s in %s (%.0f events/s)", summary.String(), pubElapsed.Round(time.Millisecond), float64(summary.Lines)/pubElapsed.Seconds())
+		return summary, pubElapsed, nil
+	}
+	if *preload {
+		logf("preloading the subscription (--preload): the job starts once every event is published")
+		if summary, pubElapsed, err = publish(); err != nil {
+			return err
+		}
+	}
+
 	instance := "bench-" + time.Now().UTC().Format("20060102T150405Z")
 	jobArgs := append([]string{
 		"--subscription=" + speedSub, "--pubsub_endpoint=" + ps.addr,
@@ -192,28 +256,20 @@ func run(ctx context.Context) error {
 	// same cores: its share is reported too, last.
 	roles = append(append([]*role{jobRole}, roles...), &role{name: "bench driver", pid: os.Getpid()})
 
-	// Measure from the moment the job reads: its first progress report.
-	logf("waiting for the job's first progress report in %s", catalog.TableStreamProgress)
-	if err := waitRunning(ctx, bqClient, c.TableID(catalog.TableStreamProgress), instance, job, 5*time.Minute); err != nil {
-		return err
+	jobStart := time.Now()
+	if *preload {
+		// The job drains from its start, startup included in the figures.
+		for _, r := range roles {
+			r.cpu0, _ = cpuSeconds(r.pid)
+		}
+	} else {
+		// Measure from the moment the job reads: its first progress report.
+		logf("waiting for the job's first progress report in %s", catalog.TableStreamProgress)
+		if err := waitRunning(ctx, bqClient, c.TableID(catalog.TableStreamProgress), instance, job, 5*time.Minute); err != nil {
+			return err
+		}
 	}
 
-	cfg := gen.DefaultConfig()
-	cfg.Events = total
-	cfg.LateRate = *lateRate
-	// Event times lie in the hours just before the run, so none is from the
-	// future; the latency measured is that of the user scores, which fire
-	// in processing time whatever the event times.
-	cfg.Hours = max(1, int(float64(total) / *rate / 3600)+1)
-	cfg.Start = time.Now().UTC().Add(-time.Duration(cfg.Hours) * time.Hour).Truncate(time.Millisecond)
-	g, err := gen.New(cfg)
-	if err != nil {
-		return err
-	}
-
-	var mu sync.Mutex
-	byID := map[string]published{}
-	perUser := map[string][]time.Time{}
 	var baseLatencies []time.Duration
 	baseCtx, stopBase := context.WithCancel(ctx)
 	defer stopBase()
@@ -238,36 +294,26 @@ func run(ctx context.Context) error {
 		visibleDone <- visibleResult{lat, last, err}
 	}()
 
-	for _, r := range roles {
-		r.cpu0, _ = cpuSeconds(r.pid)
+	if !*preload {
+		for _, r := range roles {
+			r.cpu0, _ = cpuSeconds(r.pid)
+		}
 	}
 	sampler := startRSSSampler(job.pid(), *rssEvery)
-	logf("publishing %d events at %.0f/s", total, *rate)
-	pubStart := time.Now()
-	publisher := psClient.Publisher(topic)
-	summary, err := gen.Publish(ctx, g, publisher, gen.PublishOptions{
-		Rate: *rate,
-		OnPublish: func(r gen.Record, confirmed time.Time) {
-			if r.Kind != gen.KindValid && r.Kind != gen.KindLate {
-				return
+	if *preload {
+		// Every confirmation time becomes the job's start: latencies are
+		// then how long after it started the job made each event visible.
+		mu.Lock()
+		for _, times := range perUser {
+			for k := range times {
+				times[k] = jobStart
 			}
-			e, err := schemas.DecodeLine(r.Line, time.Now())
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			byID[r.EventID] = published{user: e.User, confirmed: confirmed}
-			perUser[e.User] = append(perUser[e.User], confirmed)
-			mu.Unlock()
-		},
-	})
-	publisher.Stop()
-	if err != nil {
+		}
+		mu.Unlock()
+		pubStart = jobStart
+	} else if summary, pubElapsed, err = publish(); err != nil {
 		return err
 	}
-	pubElapsed := time.Since(pubStart)
-	logf("published %s in %s (%.0f events/s)", summary.String(), pubElapsed.Round(time.Millisecond), float64(summary.Lines)/pubElapsed.Seconds())
-
 	var want int64
 	mu.Lock()
 	for _, times := range perUser {
@@ -307,11 +353,15 @@ func run(ctx context.Context) error {
 		len(vr.lat), span.Round(time.Millisecond), float64(len(vr.lat))/span.Seconds(),
 		pubElapsed.Round(time.Millisecond), float64(summary.Lines)/pubElapsed.Seconds())
 	fmt.Printf("%-40s %8s %8s %8s\n", "latency", "p50", "p99", "max")
-	p50, p99 := report("publish → row visible (speed job)", vr.lat)
+	latName, spanName := "publish → row visible (speed job)", "publish start → last row visible"
+	if *preload {
+		latName, spanName = "job start → row visible (backlog)", "job start → last row visible, backlog preloaded"
+	}
+	p50, p99 := report(latName, vr.lat)
 	mu.Lock()
 	b50, b99 := report("publish → pull (pstest, same run)", baseLatencies)
 	mu.Unlock()
-	fmt.Printf("CPU over the measured %s (publish start → last row visible), per published event:\n", span.Round(time.Millisecond))
+	fmt.Printf("CPU over the measured %s (%s), per published event:\n", span.Round(time.Millisecond), spanName)
 	for i, r := range roles {
 		fmt.Printf("  %-20s %8.1f s  %8.1f µs/event  (%.0f%% of one core)\n", r.name, cpu[i], cpu[i]*1e6/float64(summary.Lines), 100*cpu[i]/span.Seconds())
 	}
@@ -334,8 +384,8 @@ func run(ctx context.Context) error {
 		fmt.Printf("  job: %s\n", l)
 	}
 	// One machine-readable line, as bench-ingest prints.
-	fmt.Printf("result runner=%s rate=%.0f events=%d visible=%d span_s=%.3f sustained=%.0f p50_ms=%d p99_ms=%d pstest_p50_ms=%d pstest_p99_ms=%d job_cpu_us=%.1f pstest_cpu_us=%.1f bq_cpu_us=%.1f job_peak_rss_mb=%.0f load_start=%q load_end=%q\n",
-		*runner, *rate, summary.Lines, len(vr.lat), span.Seconds(), float64(len(vr.lat))/span.Seconds(),
+	fmt.Printf("result preload=%t runner=%s rate=%.0f events=%d visible=%d span_s=%.3f sustained=%.0f p50_ms=%d p99_ms=%d pstest_p50_ms=%d pstest_p99_ms=%d job_cpu_us=%.1f pstest_cpu_us=%.1f bq_cpu_us=%.1f job_peak_rss_mb=%.0f load_start=%q load_end=%q\n",
+		*preload, *runner, *rate, summary.Lines, len(vr.lat), span.Seconds(), float64(len(vr.lat))/span.Seconds(),
 		p50.Milliseconds(), p99.Milliseconds(), b50.Milliseconds(), b99.Milliseconds(),
 		cpu[0]*1e6/float64(summary.Lines), cpu[1]*1e6/float64(summary.Lines), cpu[2]*1e6/float64(summary.Lines),
 		float64(peakRSS)/(1<<20), startLoad, endLoad)
