@@ -38,6 +38,9 @@ type Config struct {
 	// Instance names this run of the job in dead letters and insert IDs
 	// (default speed-<start time>).
 	Instance string
+	// MaxMessages is the most messages one Pull asks for (0: the source's
+	// default, pubsubsource.DefaultMaxMessages).
+	MaxMessages int
 	// StopAfterIdle > 0 makes the run bounded: it drains and ends once the
 	// subscription has been empty this long.
 	StopAfterIdle time.Duration
@@ -69,6 +72,8 @@ func (c *Config) Register(fs *flag.FlagSet) {
 	fs.StringVar(&c.PubSubEndpoint, "pubsub_endpoint", os.Getenv("PUBSUB_EMULATOR_HOST"),
 		"Pub/Sub emulator host:port, e.g. 127.0.0.1:8085; empty means Google's (env PUBSUB_EMULATOR_HOST)")
 	fs.StringVar(&c.Instance, "instance", "", "name of this run in dead letters and insert IDs (default speed-<start time>)")
+	fs.IntVar(&c.MaxMessages, "max_messages", pubsubsource.DefaultMaxMessages,
+		"most messages per Pub/Sub Pull (1..10000): fewer, larger Pulls cost the server less, pstest far less")
 	fs.DurationVar(&c.StopAfterIdle, "stop_after_idle", 0,
 		"end the run once the subscription has been empty this long, after every window has fired its final pane (0: run until stopped)")
 	fs.DurationVar(&c.Team.Window, "team_window", time.Hour, "team score window (fixed, event time)")
@@ -99,6 +104,9 @@ func (c Config) plan(now time.Time) (plan, error) {
 	}
 	if err := c.BQ.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.MaxMessages < 0 || c.MaxMessages > 10000 {
+		errs = append(errs, fmt.Errorf("--max_messages %d is outside 1..10000", c.MaxMessages))
 	}
 	if c.FlushRows <= 0 {
 		p.FlushRows = 500
@@ -156,7 +164,7 @@ func (p plan) build() *beam.Pipeline {
 	pipeline, s := beam.NewPipelineWithRoot()
 	raws, progress := runners.ReadPubSubWithProgress(s, pubsubsource.Config{
 		Subscription: p.Subscription, Endpoint: p.PubSubEndpoint,
-		StopAfterIdle: p.StopAfterIdle, Pipeline: pipelineName,
+		StopAfterIdle: p.StopAfterIdle, Pipeline: pipelineName, MaxMessages: p.MaxMessages,
 	}, p.ProgressInterval)
 	events, dead := transforms.Parse(s, raws, transforms.ParseOptions{Pipeline: pipelineName, RunID: p.Instance})
 	unique := transforms.DedupeStream(s, transforms.WithEventTime(s, events), transforms.DedupeStreamOptions{Horizon: p.DedupeHorizon})

@@ -225,9 +225,18 @@ func (fn *readFn) process(ctx context.Context, we *watermarkEstimator, bf beam.B
 	token := newLeaseToken()
 	var ackIDs []string // this call's messages, in AckOnFinalize mode
 	succeeded := false
+	// next is the Pull in flight, if any: the following Pull runs while the
+	// current one's messages go downstream (see prefetch).
+	var next <-chan pullResult
 	defer func() {
 		// Runs on an error return and while a panic from downstream (an
 		// emit into a failing DoFn) unwinds through here.
+		if next != nil {
+			// Read but never emitted: nobody else will ack them.
+			if r := <-next; len(r.msgs) > 0 {
+				fn.handBack(receivedAckIDs(r.msgs), "bundle ended before emitting them")
+			}
+		}
 		if !succeeded && len(ackIDs) > 0 && fn.leases.settle(token) {
 			fn.handBack(ackIDs, "bundle failed")
 		}
@@ -262,11 +271,11 @@ func (fn *readFn) process(ctx context.Context, we *watermarkEstimator, bf beam.B
 		return c, nil
 	}
 
-	for pulls := 0; ; pulls++ {
-		if pulls >= maxBundlePulls || time.Since(start) >= maxBundleDuration {
-			return finish(sdf.ResumeProcessingIn(0))
-		}
-		msgs, err := fn.pull(ctx)
+	next = fn.prefetch(ctx)
+	for pulls := 1; ; pulls++ {
+		r := <-next
+		next = nil
+		msgs, err := r.msgs, r.err
 		if err != nil {
 			if isTransient(err) && ctx.Err() == nil {
 				log.Warnf(ctx, "pubsubsource%s: pull %s: %v; retrying in %v", fn.label, cfg.Subscription, err, errorResumeDelay)
@@ -286,7 +295,7 @@ func (fn *readFn) process(ctx context.Context, we *watermarkEstimator, bf beam.B
 			return finish(sdf.StopProcessing())
 		}
 		if len(msgs) == 0 {
-			if pulls > 0 {
+			if pulls > 1 {
 				// Commit what this bundle read now that the subscription
 				// is empty.
 				return finish(sdf.ResumeProcessingIn(0))
@@ -306,6 +315,14 @@ func (fn *readFn) process(ctx context.Context, we *watermarkEstimator, bf beam.B
 			return finish(sdf.ResumeProcessingIn(idleResumeDelay))
 		}
 
+		// The bundle pulls again unless it is full; that Pull runs while
+		// these messages are emitted, so that Pub/Sub serving one and the
+		// pipeline processing the other overlap (the time bound is checked
+		// here: a Pull started is always emitted in this bundle).
+		more := pulls < maxBundlePulls && time.Since(start) < maxBundleDuration
+		if more {
+			next = fn.prefetch(ctx)
+		}
 		pulledCounter.Inc(ctx, int64(len(msgs)))
 		if !byCaller {
 			ids := receivedAckIDs(msgs)
@@ -323,7 +340,26 @@ func (fn *readFn) process(ctx context.Context, we *watermarkEstimator, bf beam.B
 		// The watermark follows the earliest event time of each Pull, so
 		// that one event with a clock far ahead cannot make the rest late.
 		we.advanceTo(earliest)
+		if !more {
+			return finish(sdf.ResumeProcessingIn(0))
+		}
 	}
+}
+
+// pullResult is the outcome of one Pull.
+type pullResult struct {
+	msgs []*pubsubpb.ReceivedMessage
+	err  error
+}
+
+// prefetch starts a Pull and returns where its result arrives.
+func (fn *readFn) prefetch(ctx context.Context) <-chan pullResult {
+	ch := make(chan pullResult, 1)
+	go func() {
+		msgs, err := fn.pull(ctx)
+		ch <- pullResult{msgs, err}
+	}()
+	return ch
 }
 
 // pull makes one unary Pull; a Pull that ends by pullWait is empty.
