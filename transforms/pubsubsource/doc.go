@@ -47,9 +47,13 @@
 // # Watermark
 //
 // The reader is one restriction that pulls until stopped; it self-
-// checkpoints (sdf.ProcessContinuation) after at most 2 s or 50 Pulls of
+// checkpoints (sdf.ProcessContinuation) after at most 1 s or 50 Pulls of
 // messages, when a Pull after messages returns nothing, and after 250 ms
-// when the subscription is empty. Its watermark estimator is manual and
+// when the subscription is empty. While the messages of one Pull are
+// emitted, the next Pull is already in flight (a Pull started is emitted
+// in the same bundle; if the bundle fails first, its messages are handed
+// back for redelivery), so that Pub/Sub serving a Pull and the pipeline
+// processing the one before overlap. Its watermark estimator is manual and
 // monotonic: after each Pull it moves to the earliest event time in that
 // Pull (not the latest, so that one device clock far ahead cannot make
 // every other event late), and once the subscription has been empty for
