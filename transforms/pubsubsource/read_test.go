@@ -231,7 +231,17 @@ func init() {
 // TestFailedBundleHandsMessagesBack: when a DoFn fused with the source
 // fails, the bundle is never finalized, so nothing is acked; the source
 // nacks what it pulled and every message comes back on the next Pull.
+// With 10 messages per Pull, the next Pull is in flight when the first
+// element fails: its messages, never emitted, come back too.
 func TestFailedBundleHandsMessagesBack(t *testing.T) {
+	for _, maxMessages := range []int{DefaultMaxMessages, 10} {
+		t.Run(fmt.Sprintf("max_messages=%d", maxMessages), func(t *testing.T) {
+			testFailedBundleHandsMessagesBack(t, maxMessages)
+		})
+	}
+}
+
+func testFailedBundleHandsMessagesBack(t *testing.T, maxMessages int) {
 	f := newFixture(t, 60*time.Second)
 	key := runKey(t)
 	const n = 30
@@ -240,7 +250,9 @@ func TestFailedBundleHandsMessagesBack(t *testing.T) {
 		ids[f.publish(fmt.Sprintf("m%d", i), map[string]string{"event_time": "2026-11-01T10:00:00Z"})] = true
 	}
 	p, s := beam.NewPipelineWithRoot()
-	beam.ParDo0(s, &failFn{Key: key}, Read(s, f.config()))
+	cfg := f.config()
+	cfg.MaxMessages = maxMessages
+	beam.ParDo0(s, &failFn{Key: key}, Read(s, cfg))
 	err := ptest.Run(p)
 	if err == nil || !strings.Contains(err.Error(), "failFn: refusing") {
 		t.Fatalf("pipeline error %v, want the DoFn's failure", err)
@@ -277,6 +289,10 @@ func TestFailedBundleHandsMessagesBack(t *testing.T) {
 	}
 	if nacked == 0 {
 		t.Errorf("no message was nacked")
+	}
+	if 2*maxMessages <= n && nacked < 2*maxMessages {
+		// The first Pull's messages and those of the Pull in flight.
+		t.Errorf("%d message(s) nacked, want at least %d: the Pull in flight was not handed back", nacked, 2*maxMessages)
 	}
 	t.Logf("failing DoFn saw %d element(s); %d message(s) nacked; %d redelivered", seen, nacked, len(got))
 }
