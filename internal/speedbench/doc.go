@@ -24,4 +24,9 @@
 // the measured interval (publish start → last event visible), the job's
 // peak RSS, and the job's own report of its dedupe state (event ids
 // retained and bytes of state at the peak).
+//
+// With -preload it publishes every event before it starts the job and
+// measures the job draining that backlog from its start: the job's
+// capacity, apart from how fast the driver and pstest can publish while
+// it runs.
 package main
