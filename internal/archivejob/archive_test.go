@@ -217,16 +217,19 @@ func batchCounts(t testing.TB, root string, dates []civil.Date) map[string]int64
 	return out
 }
 
-// lakeDates are the event dates of a summary's lines and today's (lines
-// without an event_time attribute are filed under their publish time).
-func lakeDates(s gen.Summary) []civil.Date {
+// lakeDates are the event dates of a summary's lines and every date from
+// since (taken before publishing) to now: lines without an event_time
+// attribute are filed under their publish time, and a run that crosses
+// midnight UTC files them under two dates.
+func lakeDates(s gen.Summary, since time.Time) []civil.Date {
 	from := civil.DateOf(s.MinEventTime.UTC())
 	to := civil.DateOf(s.LastArrival.UTC())
 	if m := civil.DateOf(s.MaxEventTime.UTC()); m.After(to) {
 		to = m
 	}
 	dates, _ := lakeio.Dates(from, to)
-	return append(dates, civil.DateOf(time.Now().UTC()))
+	published, _ := lakeio.Dates(civil.DateOf(since.UTC()), civil.DateOf(time.Now().UTC()))
+	return append(dates, published...)
 }
 
 // TestArchiveEndToEnd publishes generated events (duplicates, invalid and
@@ -244,6 +247,7 @@ func TestArchiveEndToEnd(t *testing.T) {
 // their reasons, the batch layer reads back the generator's figures and
 // every message was acked.
 func testArchiveEndToEnd(t *testing.T, e *archiveEnv) {
+	start := time.Now()
 	sum, lines := e.publish(t, generator(t, 6000), 0)
 	// Messages that cannot be a line unchanged.
 	bad := map[string]string{"a\nb": lakewriter.ReasonLineBreak, "": lakewriter.ReasonEmptyPayload}
@@ -273,7 +277,7 @@ func testArchiveEndToEnd(t *testing.T, e *archiveEnv) {
 	}
 
 	// The batch layer reads back exactly the generator's figures.
-	c := batchCounts(t, e.lake, lakeDates(sum))
+	c := batchCounts(t, e.lake, lakeDates(sum, start))
 	for name, want := range map[string]int64{
 		transforms.MetricRead: sum.Lines, transforms.MetricValid: sum.Valid(), transforms.MetricInvalid: sum.Invalid,
 		transforms.MetricUnique: sum.ValidUnique, transforms.MetricDuplicates: sum.Duplicates,
@@ -313,6 +317,7 @@ func TestArchiveCrashAndRestart(t *testing.T) {
 }
 
 func testArchiveCrashAndRestart(t *testing.T, e *archiveEnv) {
+	start := time.Now()
 	cfg := e.config()
 	cfg.MaxAge, cfg.MaxEvents, cfg.StopAfterIdle = time.Second, 200, 0
 
@@ -387,7 +392,7 @@ func testArchiveCrashAndRestart(t *testing.T, e *archiveEnv) {
 	}
 	t.Logf("lake: %d lines for %d published (%d written twice after the stop); restart report %+v", len(got), len(pub.lines), len(got)-len(pub.lines), rep)
 
-	c := batchCounts(t, e.lake, lakeDates(pub.sum))
+	c := batchCounts(t, e.lake, lakeDates(pub.sum, start))
 	if c[transforms.MetricUnique] != pub.sum.ValidUnique || c[transforms.MetricRead] != int64(len(got)) ||
 		c[transforms.MetricValid] != c[transforms.MetricUnique]+c[transforms.MetricDuplicates] {
 		t.Errorf("batch counts %v; want unique %d and read %d", c, pub.sum.ValidUnique, len(got))

@@ -307,6 +307,7 @@ func testAcks(ins ...[]input) []string {
 // dead-lettered, ack IDs released for everything; then a second run into
 // the same lake adds files and changes none.
 func TestWriteLocal(t *testing.T) {
+	start := time.Now().UTC()
 	root := t.TempDir()
 	cfg := Config{Root: root, Shards: 1, MaxEvents: 4, MaxAge: time.Minute, AckIDAttribute: testAckAttr, Pipeline: "test", RunID: "r1"}
 	hour9 := events("h9", 10, at(9, 10))
@@ -385,7 +386,12 @@ func TestWriteLocal(t *testing.T) {
 			stored = append(stored, d)
 			wantDir := "/_dead_letters/dt=2026-11-01/hr=11/"
 			if d.Reason == ReasonEventTimeOutOfRange {
-				wantDir = "/_dead_letters/dt=" + time.Now().UTC().Format(time.DateOnly) + "/"
+				// Filed under the time it was written: the test's day, or
+				// the next one when the test crosses midnight UTC.
+				wantDir = "/_dead_letters/dt=" + start.Format(time.DateOnly) + "/"
+				if end := time.Now().UTC().Format(time.DateOnly); strings.Contains(filepath.ToSlash(path), "/_dead_letters/dt="+end+"/") {
+					wantDir = "/_dead_letters/dt=" + end + "/"
+				}
 			}
 			if !strings.Contains(filepath.ToSlash(path), wantDir) {
 				t.Errorf("dead letter %s (%s) is in %s, want under %s", d.Source, d.Reason, path, wantDir)
