@@ -15,7 +15,7 @@
 # and the job's report of its dedupe state.
 #
 # Usage: scripts/bench-speed.sh [--events N | --duration D] [--rate R] [--runner prism|flink]
-#                               [--endpoint HOST:PORT] [--cpuprofile FILE] [--repeat K]
+#                               [--endpoint HOST:PORT] [--cpuprofile FILE] [--memprofile FILE] [--repeat K]
 #                               [other speedbench flags] [-- speed job flags]
 #   --events N        events to publish (default 20000)
 #   --duration D      publish for D at --rate instead (e.g. 10m)
@@ -23,6 +23,8 @@
 #   --runner R        prism (default) or flink
 #   --endpoint E      with --runner=flink, a running Flink job server (default: start one)
 #   --cpuprofile F    CPU profile of the job's process (prism + SDK workers)
+#   --memprofile F    heap profile of the job's process at its largest Go heap
+#                     (go tool pprof -sample_index=inuse_space -top BIN F)
 #   --repeat K        run K times, one after another (default 1)
 #   --preload         publish every event first, then start the job and measure
 #                     how fast it drains the backlog (the job's capacity, apart
@@ -32,7 +34,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-}" in
-  -h|--help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 esac
 repeat=1 args=()
 while [ $# -gt 0 ]; do

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
-	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/railyard-dev/railyard/internal/gcpclient"
 	"github.com/railyard-dev/railyard/internal/ingest"
 	"github.com/railyard-dev/railyard/internal/localstack"
+	"github.com/railyard-dev/railyard/internal/profiling"
 )
 
 type ingestFlags struct {
@@ -159,17 +159,11 @@ func runIngest(cmd *cobra.Command, f *ingestFlags) error {
 		return errors.New("ingest: --local_subscriptions needs --local")
 	}
 	if f.cpuProfile != "" {
-		pf, err := os.Create(f.cpuProfile)
+		stop, err := profiling.StartCPU(f.cpuProfile)
 		if err != nil {
 			return fmt.Errorf("ingest: --cpuprofile: %w", err)
 		}
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			return fmt.Errorf("ingest: --cpuprofile: %w", err)
-		}
-		defer func() {
-			pprof.StopCPUProfile()
-			_ = pf.Close()
-		}()
+		defer stop()
 	}
 
 	gcp := gcpclient.Config{Project: f.project, PubSubEndpoint: f.endpoint}

@@ -36,6 +36,7 @@ var (
 	jobBin     = flag.String("job_bin", "", "the speed job's binary (go build ./pipelines/speed; scripts/bench-speed.sh builds it)")
 	work       = flag.String("work", "/tmp/railyard-bench-speed", "directory for the processes' output and profiles")
 	cpuProfile = flag.String("cpuprofile", "", "write a CPU profile of the speed job's process (prism and the SDK workers included) to this file")
+	memProfile = flag.String("memprofile", "", "write a heap profile of the speed job's process, taken at its largest Go heap, to this file")
 	userDelay  = flag.Duration("user_delay", time.Second, "the job's user-score firing period (the job's default, 10 min, would measure the trigger, not the pipeline)")
 	baseline   = flag.Bool("baseline", true, "pull a second subscription of the topic in this process, measuring pstest's own publish → pull latency (it costs pstest CPU too)")
 	// The job must not stop before publishing starts: the bench starts
@@ -243,6 +244,9 @@ func run(ctx context.Context) error {
 	}, runnerArgs...)
 	if *cpuProfile != "" {
 		jobArgs = append(jobArgs, "--cpuprofile="+*cpuProfile)
+	}
+	if *memProfile != "" {
+		jobArgs = append(jobArgs, "--memprofile="+*memProfile)
 	}
 	jobArgs = append(jobArgs, flag.Args()...)
 	job, err := startJob(*jobBin, jobArgs, filepath.Join(*work, "job.log"))

@@ -10,10 +10,10 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"runtime/pprof"
 	"strings"
 
 	"github.com/railyard-dev/railyard/internal/batchjob"
+	"github.com/railyard-dev/railyard/internal/profiling"
 	"github.com/railyard-dev/railyard/runners"
 )
 
@@ -33,23 +33,21 @@ non-zero if the run failed or did not reconcile.`, strings.Join(batchjob.ViewNam
 		fmt.Fprintln(os.Stderr, "batch:", err)
 		os.Exit(2)
 	}
+	stopProfile := func() {}
 	if path := os.Getenv("RAILYARD_CPUPROFILE"); path != "" {
 		// Profiling aid for benchmarks: the whole run, prism included (it runs
 		// in this process).
-		f, err := os.Create(path)
+		stop, err := profiling.StartCPU(path)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "batch:", err)
 			os.Exit(2)
 		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintln(os.Stderr, "batch:", err)
-			os.Exit(2)
-		}
-		defer pprof.StopCPUProfile()
+		stopProfile = stop
 	}
 	if _, err := batchjob.Run(context.Background(), cfg, os.Stdout); err != nil {
-		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "batch:", err)
+		stopProfile()
 		os.Exit(1)
 	}
+	stopProfile()
 }

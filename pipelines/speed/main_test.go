@@ -14,7 +14,7 @@ import (
 // Pub/Sub with Dataflow's native source. Streaming on Spark is refused.
 func TestDryRun(t *testing.T) {
 	bin := testkit.BuildCommand(t, "speed")
-	testkit.CheckPipelineHelp(t, bin, "subscription", "pubsub_endpoint", "max_messages", "stop_after_idle", "team_window", "bq_project")
+	testkit.CheckPipelineHelp(t, bin, "subscription", "pubsub_endpoint", "max_messages", "cpuprofile", "memprofile", "stop_after_idle", "team_window", "bq_project")
 	env := testkit.OfflineEnv(t)
 	run := func(args ...string) (string, error) {
 		cmd := exec.Command(bin, args...)
