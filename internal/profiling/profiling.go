@@ -134,6 +134,12 @@ func writeHeap(path string) error {
 		os.Remove(tmp.Name())
 		return fmt.Errorf("heap profile: %w", err)
 	}
+	// CreateTemp makes the file private; a profile is as readable as any
+	// file the command writes.
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("heap profile: %w", err)
+	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		os.Remove(tmp.Name())
 		return fmt.Errorf("heap profile: %w", err)
