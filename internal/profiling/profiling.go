@@ -59,12 +59,13 @@ func watchPeakHeap(path string, interval time.Duration) (*peakWatcher, error) {
 	if interval <= 0 {
 		interval = DefaultPeakCheck
 	}
-	// Fail on an unwritable path now rather than at the first peak.
-	if err := writeHeap(path); err != nil {
-		return nil, err
-	}
 	w := &peakWatcher{path: path, done: make(chan struct{}), exited: make(chan struct{})}
+	// The first check always writes (any heap exceeds none): an unwritable
+	// path fails here rather than at the first peak.
 	w.check()
+	if w.err != nil {
+		return nil, w.err
+	}
 	go w.loop(interval)
 	return w, nil
 }

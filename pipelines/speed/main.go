@@ -68,8 +68,11 @@ func run(ctx context.Context, cfg speedjob.Config, cpuProfile, memProfile string
 		}
 		defer func() {
 			peak, perr := stop()
-			if perr != nil && err == nil {
-				err = fmt.Errorf("--memprofile: %w", perr)
+			if perr != nil {
+				if err == nil {
+					err = fmt.Errorf("--memprofile: %w", perr)
+				}
+				return
 			}
 			fmt.Fprintf(os.Stderr, "speed: heap profile at the largest Go heap (%d MiB in use, %d MiB from the system, at %s) in %s\n",
 				peak.HeapInuse>>20, peak.HeapSys>>20, peak.At.UTC().Format(time.TimeOnly), memProfile)
